@@ -1,0 +1,84 @@
+//! The command line of step 1. With no command it runs the walkthrough.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use step01_raw_sqlite::{Error, db, import, walkthrough};
+
+// ANCHOR: cli
+/// Step 1: plain SQL with rusqlite: placeholders, rows by name,
+/// transactions and backups.
+///
+/// With no command, runs a narrated walkthrough on a fresh demo database
+/// (instance/walkthrough.sqlite).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// The database for `import-csv` and `list`: a path or a sqlite: URL
+    /// [default: instance/step01.sqlite]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "PATH_OR_URL"
+    )]
+    database: Option<String>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load users from a CSV file with the header `name,email`. Known emails
+    /// get the file's name; a bad file is rejected whole, naming its line.
+    ImportCsv {
+        /// The CSV file to read.
+        file: PathBuf,
+    },
+    /// Print every user in the database.
+    List,
+}
+// ANCHOR_END: cli
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let database = db::database_path(cli.database.as_deref())?;
+    match cli.command {
+        None => walkthrough::run(&mut std::io::stdout().lock()),
+        Some(Command::ImportCsv { file }) => {
+            let mut conn = db::open(&database)?;
+            let summary = import::import_csv(&mut conn, &file)?;
+            println!(
+                "Imported {} into {}: {} inserted, {} updated, {} unchanged.",
+                file.display(),
+                database.display(),
+                summary.inserted,
+                summary.updated,
+                summary.unchanged
+            );
+            Ok(())
+        }
+        Some(Command::List) => {
+            let conn = db::open(&database)?;
+            let users = db::all_users(&conn)?;
+            println!("{}: {} users", database.display(), users.len());
+            for user in users {
+                println!("  id {}: {} <{}>", user.id, user.name, user.email);
+            }
+            Ok(())
+        }
+    }
+}
