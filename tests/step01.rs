@@ -67,6 +67,22 @@ fn help_lists_the_subcommands() {
 }
 
 #[test]
+fn import_session_as_the_book_shows_it() {
+    let sandbox = Sandbox::new(STEP);
+    for file in ["users.csv", "users-updated.csv", "users-broken.csv"] {
+        sandbox.copy_in(&format!("step01-raw-sqlite/data/{file}"));
+    }
+    let transcript = sandbox.transcript(&[
+        &["import-csv", "users.csv"],
+        &["import-csv", "users.csv"],
+        &["import-csv", "users-updated.csv"],
+        &["import-csv", "users-broken.csv"],
+        &["list"],
+    ]);
+    insta::assert_snapshot!("import_session", transcript);
+}
+
+#[test]
 fn import_twice_adds_nothing_the_second_time() {
     let sandbox = Sandbox::new(STEP);
     sandbox.write(

@@ -107,6 +107,37 @@ impl Sandbox {
         run
     }
 
+    /// Copies a file from the workspace (say `step01-raw-sqlite/data/users.csv`)
+    /// into the sandbox under its own file name.
+    pub fn copy_in(&self, workspace_path: &str) {
+        let source = workspace_root().join(workspace_path);
+        let name = source.file_name().expect("a file path");
+        std::fs::copy(&source, self.path().join(name)).expect("the file copies");
+    }
+
+    /// Runs each command in turn and writes them up the way a terminal shows
+    /// them: the command after a `$`, then what it printed, then its exit
+    /// status when it failed. The book includes such transcripts.
+    pub fn transcript(&self, commands: &[&[&str]]) -> String {
+        let step = self
+            .binary
+            .file_stem()
+            .expect("a binary name")
+            .to_string_lossy();
+        let mut text = String::new();
+        for args in commands {
+            let run = self.run(args);
+            text.push_str(&format!("$ {step} {}\n", args.join(" ")));
+            text.push_str(&run.stdout);
+            text.push_str(&run.stderr);
+            if !run.success {
+                text.push_str("(exit status 1)\n");
+            }
+            text.push('\n');
+        }
+        text
+    }
+
     /// Opens a database file inside the sandbox, to check what a run wrote.
     pub fn open_db(&self, relative: &str) -> rusqlite::Connection {
         let path = self.path().join(relative);
