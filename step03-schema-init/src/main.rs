@@ -1,0 +1,104 @@
+//! The command line of step 3. With no command it runs the walkthrough.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use step03_schema_init::{Config, Error, create_app, db, walkthrough};
+
+// ANCHOR: cli
+/// Step 3: flaskr's schema, the init-db command, the app factory, typed
+/// timestamps and hashed passwords.
+///
+/// With no command, runs a narrated walkthrough on a fresh demo database
+/// (instance/walkthrough.sqlite).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// The database for `init-db` and `serve`: a path or a sqlite: URL
+    /// [default: instance/step03.sqlite]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "PATH_OR_URL"
+    )]
+    database: Option<String>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Clear the existing data and create new tables (runs schema.sql).
+    InitDb,
+    /// Serve the index page of posts on 127.0.0.1 until Ctrl-C.
+    Serve {
+        /// The port to listen on.
+        #[arg(long, default_value_t = 5000)]
+        port: u16,
+    },
+}
+// ANCHOR_END: cli
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let database = db::database_path(cli.database.as_deref())?;
+    match cli.command {
+        None => walkthrough::run(&mut std::io::stdout().lock()),
+        Some(Command::InitDb) => db::init_db_command(&database, &mut std::io::stdout().lock()),
+        Some(Command::Serve { port }) => serve(&database, port),
+    }
+}
+
+// ANCHOR: serve
+/// Builds the app from its config and serves it until Ctrl-C.
+fn serve(database: &Path, port: u16) -> Result<(), Error> {
+    init_logging();
+    let app = create_app(Config::new(database.to_path_buf()))?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
+        println!(
+            "Serving {} on http://{addr}/ (Ctrl-C stops)",
+            database.display()
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                // If the signal cannot be watched, serve until killed.
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            })
+            .await
+            .map_err(Error::Serve)
+    })
+}
+// ANCHOR_END: serve
+
+/// Logs to stderr: requests, and each connection opened and closed.
+/// `RUST_LOG` overrides the default level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "step03_schema_init=info,tower_http=debug".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,271 @@
+//! The narrated tour that `cargo run -p step03-schema-init` prints.
+//!
+//! It works on its own demo database, deleted and created anew on every run,
+//! and prints no clock times, paths outside the working folder or random
+//! values, so its output is the same on every machine.
+
+use std::io::Write;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::timestamp::Timestamp;
+use crate::{Error, db, password, store};
+
+/// The demo database, relative to the folder the command runs in.
+pub const DEMO_DATABASE: &str = "instance/walkthrough.sqlite";
+
+/// The demo user's password, and a near miss that must be rejected.
+const PASSWORD: &str = "correct horse battery staple";
+const WRONG_PASSWORD: &str = "Correct horse battery staple";
+
+/// The two demo posts: `created` as SQLite's CURRENT_TIMESTAMP writes it.
+const POSTS: [(&str, &str, &str); 2] = [
+    (
+        "2024-03-05 14:07:30",
+        "Hello, flaskr",
+        "The first post, written before the second.",
+    ),
+    (
+        "2024-03-11 17:28:30",
+        "Schema first",
+        "init-db creates the tables; the app only fills them.",
+    ),
+];
+
+/// Runs the seven sections in order, writing the narration to `out`.
+pub fn run(out: &mut impl Write) -> Result<(), Error> {
+    let path = Path::new(DEMO_DATABASE);
+    remove_if_present(path)?;
+
+    writeln!(
+        out,
+        "Step 3: flaskr's schema, init-db, typed timestamps, hashed passwords"
+    )?;
+    init(out, path)?;
+    let conn = Connection::open(path).map_err(|source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    describe_schema(out, &conn)?;
+    let author = add_user(out, &conn)?;
+    add_posts(out, &conn, author)?;
+    read_back(out, &conn)?;
+    malformed(out, &conn, author)?;
+    init_again(out, &conn, path)?;
+    writeln!(out)?;
+    writeln!(out, "Next: `init-db` and `serve` (see --help).")?;
+    Ok(())
+}
+
+fn init(out: &mut impl Write, path: &Path) -> Result<(), Error> {
+    heading(out, 1, "init-db runs schema.sql")?;
+    writeln!(
+        out,
+        "Running init-db on {} (deleted first, so every run starts empty):",
+        path.display()
+    )?;
+    db::init_db_command(path, out)?;
+    writeln!(
+        out,
+        "schema.sql drops `post` and `user` if they exist, then creates both."
+    )?;
+    Ok(())
+}
+
+fn describe_schema(out: &mut impl Write, conn: &Connection) -> Result<(), Error> {
+    heading(out, 2, "The tables as SQLite reports them")?;
+    let tables = store::table_names(conn)?;
+    writeln!(out, "Tables in the file: {}", tables.join(", "))?;
+    writeln!(
+        out,
+        "(sqlite_sequence is SQLite's own: AUTOINCREMENT keeps each table's highest id there.)"
+    )?;
+    for table in ["user", "post"] {
+        describe_table(out, conn, table)?;
+    }
+    Ok(())
+}
+
+fn describe_table(out: &mut impl Write, conn: &Connection, table: &str) -> Result<(), Error> {
+    writeln!(out)?;
+    writeln!(out, "Table {table} (PRAGMA table_info):")?;
+    let row = |a: &str, b: &str, c: &str, d: &str, e: &str| {
+        format!("  {a:<10} {b:<10} {c:<9} {d:<18} {e}")
+    };
+    writeln!(
+        out,
+        "{}",
+        row("column", "type", "not null", "default", "primary key")
+    )?;
+    for column in store::columns(conn, table)? {
+        let default = column.default.as_deref().unwrap_or("-");
+        let line = row(
+            &column.name,
+            &column.declared_type,
+            yes_no(column.not_null),
+            default,
+            yes_no(column.primary_key > 0),
+        );
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    for name in store::unique_columns(conn, table)? {
+        writeln!(out, "  unique (PRAGMA index_list): {name}")?;
+    }
+    for key in store::foreign_keys(conn, table)? {
+        writeln!(
+            out,
+            "  foreign key (PRAGMA foreign_key_list): {} -> {}({})",
+            key.from, key.table, key.to
+        )?;
+    }
+    Ok(())
+}
+
+fn add_user(out: &mut impl Write, conn: &Connection) -> Result<i64, Error> {
+    heading(out, 3, "A user whose password is stored as a hash")?;
+    let id = store::add_user(conn, "alice", PASSWORD)?;
+    writeln!(out, "add_user(\"alice\", {PASSWORD:?}) -> id {id}")?;
+    let stored = store::stored_password(conn, "alice")?.unwrap_or_default();
+    // The hash itself is random (its salt is), so it is described, not printed.
+    let checks = [
+        (
+            "The password column holds the plain text".to_owned(),
+            stored == PASSWORD,
+        ),
+        (
+            "It holds an argon2id PHC string (starts with $argon2id$)".to_owned(),
+            stored.starts_with("$argon2id$"),
+        ),
+        (
+            format!("{PASSWORD:?} verifies against it"),
+            password::verify(PASSWORD, &stored),
+        ),
+        (
+            format!("{WRONG_PASSWORD:?} verifies against it"),
+            password::verify(WRONG_PASSWORD, &stored),
+        ),
+        (
+            "Hashing the same password again gives a different string (a new salt)".to_owned(),
+            password::hash(PASSWORD)? != stored,
+        ),
+    ];
+    for (question, answer) in checks {
+        writeln!(out, "{question}: {}", yes_no(answer))?;
+    }
+    Ok(id)
+}
+
+fn add_posts(out: &mut impl Write, conn: &Connection, author: i64) -> Result<(), Error> {
+    heading(out, 4, "Two posts with fixed `created` times")?;
+    writeln!(
+        out,
+        "INSERT INTO post (author_id, created, title, body) VALUES (?, ?, ?, ?),"
+    )?;
+    writeln!(
+        out,
+        "binding `created` as a Timestamp, which writes SQLite's own text:"
+    )?;
+    for (created, title, body) in POSTS {
+        let created = Timestamp::parse(created)?;
+        let id = store::add_post(conn, author, created, title, body)?;
+        writeln!(
+            out,
+            "  created {:?} -> post {id}, {title:?}",
+            created.to_sql_text()
+        )?;
+    }
+    Ok(())
+}
+
+fn read_back(out: &mut impl Write, conn: &Connection) -> Result<(), Error> {
+    heading(out, 5, "Reading `created` back as a date-time")?;
+    let mut posts = store::posts_newest_first(conn)?;
+    posts.sort_by_key(|post| post.id);
+    for post in &posts {
+        let (storage, text) = store::stored_created(conn, post.id)?;
+        writeln!(
+            out,
+            "post {}: stored as {storage} {text:?} -> {}, a {}",
+            post.id,
+            post.created,
+            post.created.0.format("%A")
+        )?;
+    }
+    if let [first, second] = posts.as_slice() {
+        let gap = second.created.0 - first.created.0;
+        writeln!(
+            out,
+            "Typed values do arithmetic: post {} came {} days, {} hours and {} minutes after post {}.",
+            second.id,
+            gap.num_days(),
+            gap.num_hours() % 24,
+            gap.num_minutes() % 60,
+            first.id
+        )?;
+    }
+    writeln!(
+        out,
+        "The index page's query (post JOIN user, newest first):"
+    )?;
+    for post in store::posts_newest_first(conn)? {
+        writeln!(
+            out,
+            "  {}  {:?} by {}",
+            post.created, post.title, post.username
+        )?;
+    }
+    Ok(())
+}
+
+fn malformed(out: &mut impl Write, conn: &Connection, author: i64) -> Result<(), Error> {
+    heading(out, 6, "A malformed `created` is an error, not a panic")?;
+    // Bound as a plain string on purpose: SQLite stores any text it is given.
+    conn.execute(
+        "INSERT INTO post (author_id, created, title, body) VALUES (?, ?, 'Broken', '')",
+        (author, "last Tuesday"),
+    )?;
+    let id = conn.last_insert_rowid();
+    writeln!(
+        out,
+        "Stored post {id} with created = \"last Tuesday\" (SQLite does not check it)."
+    )?;
+    match store::posts_newest_first(conn) {
+        Ok(_) => writeln!(out, "Unexpected: the posts were read.")?,
+        Err(err) => writeln!(out, "Reading the posts: error: {err}")?,
+    }
+    conn.execute("DELETE FROM post WHERE id = ?", (id,))?;
+    writeln!(out, "Deleted post {id} again.")?;
+    Ok(())
+}
+
+fn init_again(out: &mut impl Write, conn: &Connection, path: &Path) -> Result<(), Error> {
+    heading(out, 7, "init-db again starts over")?;
+    let (users, posts) = store::row_counts(conn)?;
+    writeln!(out, "Before: {users} user(s), {posts} post(s).")?;
+    writeln!(out, "Running init-db again:")?;
+    db::init_db_command(path, out)?;
+    let (users, posts) = store::row_counts(conn)?;
+    writeln!(
+        out,
+        "After: {users} user(s), {posts} post(s): the tables are new and empty."
+    )?;
+    Ok(())
+}
+
+fn yes_no(answer: bool) -> &'static str {
+    if answer { "yes" } else { "no" }
+}
+
+fn heading(out: &mut impl Write, number: u8, title: &str) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "## {number}. {title}")?;
+    writeln!(out)
+}
+
+fn remove_if_present(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+        _ => Ok(()),
+    }
+}
