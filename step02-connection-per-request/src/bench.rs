@@ -236,6 +236,7 @@ impl Client {
             .body(Body::empty())
             .map_err(|err| AppError::Failed(err.to_string()))?;
         let failed = |err: hyper::Error| AppError::Failed(format!("GET {path}: {err}"));
+        self.sender.ready().await.map_err(failed)?; // the previous answer is fully read
         let response = self.sender.send_request(request).await.map_err(failed)?;
         let status = response.status();
         let body = response

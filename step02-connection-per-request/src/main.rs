@@ -1,5 +1,6 @@
 //! The command line of step 2. With no command it runs the walkthrough.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -108,10 +109,12 @@ async fn run(cli: Cli) -> Result<(), AppError> {
 
 // ANCHOR: serve
 async fn serve(database: Database, port: u16, pooled: bool) -> Result<(), AppError> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let state = if pooled {
         AppState::pooled(database.clone(), pool::connect(&database, bench::POOL_SIZE))

@@ -63,6 +63,8 @@ impl AppState {
 /// autoescaped: a name like `<script>` is shown, never run.
 fn templates() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_trim_blocks(true); // no blank lines where {% tags %} stood
+    env.set_lstrip_blocks(true);
     for (name, source) in [
         ("base.html", include_str!("../templates/base.html")),
         ("status.html", include_str!("../templates/status.html")),
