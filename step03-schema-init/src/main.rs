@@ -75,8 +75,9 @@ fn serve(database: &Path, port: u16) -> Result<(), Error> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Bind { addr, source })?;
+        let url = listener.local_addr().map_err(Error::Serve)?;
         println!(
-            "Serving {} on http://{addr}/ (Ctrl-C stops)",
+            "Serving {} on http://{url}/ (Ctrl-C stops)",
             database.display()
         );
         axum::serve(listener, app)
