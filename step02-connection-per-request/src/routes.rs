@@ -90,7 +90,12 @@ pub fn app(state: AppState) -> Router {
     };
     routes
         .layer(CatchPanicLayer::custom(|_| answer_panic()))
-        .layer(trace_layer())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .with_state(state)
 }
 
@@ -112,23 +117,12 @@ fn answer_panic() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
 }
 
-/// Logs a span per request, numbered, so each connection's open and close
+/// A log span per request, numbered, so each connection's open and close
 /// lines show which request they belong to (`RUST_LOG=info`).
-fn trace_layer() -> TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-    fn(&Request) -> tracing::Span,
-    (),
-    DefaultOnResponse,
-> {
-    fn request_span(request: &Request) -> tracing::Span {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        tracing::info_span!("request", id, method = %request.method(), uri = %request.uri())
-    }
-    TraceLayer::new_for_http()
-        .make_span_with(request_span as fn(&Request) -> tracing::Span)
-        .on_request(())
-        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+fn request_span(request: &Request) -> tracing::Span {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    tracing::info_span!("request", id, method = %request.method(), uri = %request.uri())
 }
 
 // ANCHOR: check
