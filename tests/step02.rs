@@ -9,14 +9,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
-use http_body_util::BodyExt;
 use step02_connection_per_request::db::{
     ConnectionCounts, Database, RequestDb, connection_per_request,
 };
 use step02_connection_per_request::{AppError, AppState, app, bench, pool};
 use tempfile::TempDir;
 use tower::ServiceExt;
-use workspace_tests::{Sandbox, step_binary};
+use workspace_tests::{Sandbox, get_request, send, step_binary};
 
 const STEP: &str = "step02-connection-per-request";
 
@@ -35,17 +34,6 @@ fn build(database: &Database, pooled: bool) -> Router {
         AppState::new(database.clone())
     };
     app(state)
-}
-
-async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
-}
-
-fn get_request(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Body::empty()).unwrap()
 }
 
 fn post_form(body: &str) -> Request<Body> {

@@ -2,12 +2,9 @@
 //! timestamps, hashed passwords, the walkthrough, and the index page served
 //! by an app built from a testing config.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use rusqlite::Connection;
 use step03_schema_init::{Config, Error, Timestamp, create_app, password, store};
-use tower::ServiceExt;
 use workspace_tests::Sandbox;
 
 const STEP: &str = "step03-schema-init";
@@ -431,11 +428,7 @@ fn the_stored_password_is_an_argon2_hash_that_verifies() {
 // ------------------------------------------------------ the app, over HTTP
 
 async fn get(app: axum::Router, uri: &str) -> (StatusCode, String) {
-    let request = Request::get(uri).body(Body::empty()).unwrap();
-    let response = app.oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    workspace_tests::send(&app, workspace_tests::get_request(uri)).await
 }
 
 /// A testing app, and a connection to its database to fill it.
