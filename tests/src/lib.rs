@@ -165,13 +165,27 @@ pub fn user_rows(conn: &rusqlite::Connection) -> Vec<(String, String)> {
 /// Hands `request` straight to `app` (no socket), as the walkthroughs do, and
 /// returns the status and the body as text.
 pub async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, String) {
-    let response = app.clone().oneshot(request).await.expect("a Router never fails");
+    let response = app
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("a Router never fails");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("the body reads").to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).expect("the body is UTF-8"))
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body reads")
+        .to_bytes();
+    (
+        status,
+        String::from_utf8(bytes.to_vec()).expect("the body is UTF-8"),
+    )
 }
 
 /// A `GET` request for `uri`, with no body.
 pub fn get_request(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Body::empty()).expect("a valid request")
+    Request::get(uri)
+        .body(Body::empty())
+        .expect("a valid request")
 }
