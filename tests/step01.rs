@@ -26,7 +26,7 @@ fn walkthrough_prints_its_five_sections() {
 fn walkthrough_leaves_the_data_it_describes() {
     let sandbox = Sandbox::new(STEP);
     assert!(sandbox.run(&[]).success);
-    let db = sandbox.open_db("instance/walkthrough.sqlite");
+    let db = sandbox.open_db("instance/step01-walkthrough.sqlite");
 
     let expected = rows(&[
         ("Alice", "alice@example.com"),
@@ -45,8 +45,15 @@ fn walkthrough_leaves_the_data_it_describes() {
         .unwrap();
     assert_eq!(from_failed_batch, 0);
     // The backup holds the same rows.
-    let backup = sandbox.open_db("instance/walkthrough-backup.sqlite");
+    let backup = sandbox.open_db("instance/step01-walkthrough-backup.sqlite");
     assert_eq!(user_rows(&backup), expected);
+}
+
+#[test]
+fn walkthrough_ignores_the_database_setting() {
+    let sandbox = Sandbox::new(STEP);
+    let run = sandbox.run_with_env(&[], &[("DATABASE_URL", "")]);
+    assert!(run.success, "{}", run.stderr);
 }
 
 #[test]
@@ -258,6 +265,30 @@ fn an_unusable_database_location_is_one_line_and_a_failure() {
         run.stderr
     );
     assert_eq!(run.stderr.lines().count(), 1);
+
+    let other_database = sandbox.run_with_env(
+        &["list"],
+        &[("DATABASE_URL", "postgres://me:secret@db.example.com/app")],
+    );
+    assert!(!other_database.success);
+    assert!(
+        !other_database.stderr.contains("secret"),
+        "{}",
+        other_database.stderr
+    );
+    assert!(
+        other_database
+            .stderr
+            .starts_with("error: the database setting is a `postgres:` URL"),
+        "{}",
+        other_database.stderr
+    );
+
+    let in_memory = sandbox.run_with_env(&["list"], &[("DATABASE_URL", "sqlite::memory:")]);
+    assert!(
+        !in_memory.success,
+        "an in-memory database would lose the import"
+    );
 
     let empty = sandbox.run_with_env(&["list"], &[("DATABASE_URL", "sqlite://")]);
     assert!(!empty.success);

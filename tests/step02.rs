@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use axum::Router;
 use axum::body::Body;
@@ -20,9 +20,11 @@ use workspace_tests::{Sandbox, get_request, send, step_binary};
 const STEP: &str = "step02-connection-per-request";
 
 /// A prepared database in a temporary folder of its own.
-fn database() -> (TempDir, Database) {
+async fn database() -> (TempDir, Database) {
     let dir = TempDir::new().unwrap();
-    let database = Database::prepare(&dir.path().join("test.sqlite")).unwrap();
+    let database = Database::prepare(&dir.path().join("test.sqlite"))
+        .await
+        .unwrap();
     (dir, database)
 }
 
@@ -67,7 +69,7 @@ fn walkthrough_narrates_each_request() {
     insta::assert_snapshot!("walkthrough", run.stdout);
     // What it narrates is in the data: two users, plus the one the
     // spawn_blocking scene inserted; the 409 and the 400 wrote nothing.
-    let db = sandbox.open_db("instance/walkthrough.sqlite");
+    let db = sandbox.open_db("instance/step02-walkthrough.sqlite");
     let rows = workspace_tests::user_rows(&db);
     let names: Vec<&str> = rows.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["Ada Lovelace", "Grace Hopper", "Late"]);
@@ -125,7 +127,7 @@ fn tower_http_catch_panic()
 
 #[tokio::test]
 async fn a_request_that_never_asks_opens_nothing() {
-    let (_dir, database) = database();
+    let (_dir, database) = database().await;
     let (status, _) = send(&lifecycle_app(&database), get_request("/none")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(database.counts(), counts(0, 0, 0));
@@ -133,7 +135,7 @@ async fn a_request_that_never_asks_opens_nothing() {
 
 #[tokio::test]
 async fn three_uses_share_one_connection_closed_once() {
-    let (_dir, database) = database();
+    let (_dir, database) = database().await;
     let (status, body) = send(&lifecycle_app(&database), get_request("/three")).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "3"));
     assert_eq!(database.counts(), counts(1, 3, 1));
@@ -141,7 +143,7 @@ async fn three_uses_share_one_connection_closed_once() {
 
 #[tokio::test]
 async fn the_connection_is_closed_after_an_error_response() {
-    let (_dir, database) = database();
+    let (_dir, database) = database().await;
     let (status, body) = send(&lifecycle_app(&database), get_request("/fails")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("no such table: no_such_table"), "{body}");
@@ -150,7 +152,7 @@ async fn the_connection_is_closed_after_an_error_response() {
 
 #[tokio::test]
 async fn the_connection_is_closed_after_a_panic_and_the_app_keeps_serving() {
-    let (_dir, database) = database();
+    let (_dir, database) = database().await;
     let app = lifecycle_app(&database);
     let (status, _) = send(&app, get_request("/panics")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -163,7 +165,7 @@ async fn the_connection_is_closed_after_a_panic_and_the_app_keeps_serving() {
 
 #[tokio::test]
 async fn the_real_routes_open_and_close_one_connection_each() {
-    let (_dir, database) = database();
+    let (_dir, database) = database().await;
     let app = build(&database, false);
     send(&app, post_form("name=Ada&email=ada%40example.com")).await;
     send(&app, get_request("/users")).await; // two queries
@@ -177,7 +179,7 @@ async fn the_real_routes_open_and_close_one_connection_each() {
 #[tokio::test]
 async fn the_form_inserts_and_redirects_on_both_designs() {
     for pooled in [false, true] {
-        let (_dir, database) = database();
+        let (_dir, database) = database().await;
         let app = build(&database, pooled);
         let response = app
             .clone()
@@ -228,7 +230,7 @@ async fn bad_input_shows_the_form_again_and_writes_nothing() {
         ),
     ];
     for pooled in [false, true] {
-        let (_dir, database) = database();
+        let (_dir, database) = database().await;
         let app = build(&database, pooled);
         send(&app, post_form("name=Ada&email=ada%40example.com")).await;
         for (form, status, message) in cases {
@@ -242,7 +244,7 @@ async fn bad_input_shows_the_form_again_and_writes_nothing() {
 
 #[tokio::test]
 async fn a_long_name_is_refused() {
-    let (_dir, database) = database();
+    let (_dir, database) = database().await;
     let form = format!("name={}&email=long%40example.com", "x".repeat(101));
     let (status, body) = send(&build(&database, false), post_form(&form)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -252,7 +254,7 @@ async fn a_long_name_is_refused() {
 
 #[tokio::test]
 async fn a_script_in_a_name_is_shown_escaped() {
-    let (_dir, database) = database();
+    let (_dir, database) = database().await;
     let app = build(&database, false);
     send(
         &app,
@@ -268,7 +270,7 @@ async fn a_script_in_a_name_is_shown_escaped() {
 #[tokio::test]
 async fn the_json_read_answers_200_404_and_400() {
     for pooled in [false, true] {
-        let (_dir, database) = database();
+        let (_dir, database) = database().await;
         let app = build(&database, pooled);
         send(&app, post_form("name=Ada&email=ada%40example.com")).await;
         let found = send(&app, get_request("/api/users/1")).await;
@@ -289,7 +291,7 @@ async fn the_json_read_answers_200_404_and_400() {
 
 #[tokio::test]
 async fn the_status_page_says_what_broke() {
-    let (dir, database) = database();
+    let (dir, database) = database().await;
     let app = build(&database, false);
     let (status, page) = send(&app, get_request("/")).await;
     assert_eq!(status, StatusCode::OK);
@@ -307,7 +309,7 @@ async fn the_status_page_says_what_broke() {
 
 #[tokio::test]
 async fn over_a_real_socket_every_connection_is_closed_at_shutdown() {
-    let (_dir, database) = database();
+    let (_dir, database) = database().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -326,33 +328,67 @@ async fn over_a_real_socket_every_connection_is_closed_at_shutdown() {
     assert_eq!(database.counts(), counts(5, 10, 5));
 }
 
+/// `serve --port 0` started in a temporary folder, with its address.
+struct Server {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    address: String,
+    _dir: TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = TempDir::new().unwrap();
+        let mut child = Command::new(step_binary(STEP))
+            .args(["serve", "--port", "0"])
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first_line = String::new();
+        stdout.read_line(&mut first_line).unwrap();
+        let prefix = "Serving instance/step02.sqlite on http://";
+        assert!(first_line.starts_with(prefix), "{first_line}");
+        let address = first_line[prefix.len()..]
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        Server {
+            child,
+            stdout,
+            address,
+            _dir: dir,
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    fn interrupt(&self) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits for the exit; returns what it printed after its first line.
+    fn finish(mut self) -> String {
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "exit status {status}");
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        rest
+    }
+}
+
 #[test]
 fn serve_prints_its_url_and_stops_cleanly_on_ctrl_c() {
-    let dir = TempDir::new().unwrap();
-    let mut server = Command::new(step_binary(STEP))
-        .args(["serve", "--port", "0"])
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut first_line = String::new();
-    stdout.read_line(&mut first_line).unwrap();
-    assert!(
-        first_line.starts_with("Serving instance/step02.sqlite on http://127.0.0.1:"),
-        "{first_line}"
-    );
-    let address = first_line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
-
+    let mut server = Server::start();
+    let address = server.address.clone();
     let mut socket = TcpStream::connect(address).unwrap();
     socket
         .write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
@@ -362,15 +398,9 @@ fn serve_prints_its_url_and_stops_cleanly_on_ctrl_c() {
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.contains("It works."));
 
-    let interrupted = Command::new("kill")
-        .args(["-INT", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let status = server.wait().unwrap();
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    assert!(status.success(), "exit status {status}");
+    let mut stderr = server.child.stderr.take().unwrap();
+    server.interrupt();
+    let rest = server.finish();
     assert_eq!(
         rest,
         "Stopped. Connections opened: 1, closed by requests: 1.\n"
@@ -378,13 +408,21 @@ fn serve_prints_its_url_and_stops_cleanly_on_ctrl_c() {
 
     // RUST_LOG=info shows the open and the close inside the request's span.
     let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    stderr.read_to_string(&mut log).unwrap();
     insta::assert_snapshot!("serve_log", without_times(&log));
+}
+
+#[test]
+fn a_second_ctrl_c_stops_serve_even_with_a_request_half_sent() {
+    let server = Server::start();
+    let mut socket = TcpStream::connect(&server.address).unwrap();
+    socket.write_all(b"GET / HTTP/1.1\r\nHo").unwrap(); // and never more
+    server.interrupt();
+    server.interrupt();
+    // Whether the second signal or the grace period ends the wait, serve stops.
+    let expected = "Stopped without waiting longer for open connections.\n\
+                    Stopped. Connections opened: 0, closed by requests: 0.\n";
+    assert_eq!(server.finish(), expected);
 }
 
 /// A log without what changes from run to run: the leading timestamp and

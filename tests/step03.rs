@@ -243,6 +243,31 @@ fn a_bad_location_is_one_error_line_and_a_failure() {
         run.stderr,
         "error: the database setting `sqlite://` names no file (from --database or DATABASE_URL)\n"
     );
+
+    let run = sandbox.run_with_env(
+        &["init-db"],
+        &[("DATABASE_URL", "mysql://root:pw@localhost/blog")],
+    );
+    assert!(!run.success);
+    assert!(!run.stderr.contains("pw@"), "{}", run.stderr);
+    assert!(
+        !sandbox.path().join("mysql:").exists(),
+        "a folder was made of the URL"
+    );
+}
+
+#[test]
+fn serve_names_a_database_it_cannot_open() {
+    let sandbox = Sandbox::new(STEP);
+    std::fs::create_dir(sandbox.path().join("a-folder")).unwrap();
+    let run = sandbox.run(&["--database", "a-folder", "serve", "--port", "0"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot open database a-folder: "),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -296,7 +321,7 @@ fn walkthrough_runs_twice_and_ends_with_empty_tables() {
     assert!(second.success, "{}", second.stderr);
     assert_eq!(first.stdout, second.stdout);
 
-    let db = sandbox.open_db("instance/walkthrough.sqlite");
+    let db = sandbox.open_db("instance/step03-walkthrough.sqlite");
     assert_eq!(count(&db, "SELECT count(*) FROM user"), 0);
     assert_eq!(count(&db, "SELECT count(*) FROM post"), 0);
     // It never touches the database `init-db` and `serve` use.

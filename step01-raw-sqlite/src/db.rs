@@ -15,22 +15,27 @@ pub const DEFAULT_DATABASE: &str = "instance/step01.sqlite";
 
 /// Turns the value of `--database` or `DATABASE_URL` into a file path.
 ///
-/// Accepts a plain path (`data/app.sqlite`) or a URL in the form sqlx and
-/// SQLAlchemy use (`sqlite://data/app.sqlite`, `sqlite:data/app.sqlite`,
-/// `sqlite:///tmp/app.sqlite`); a `?mode=...` suffix is ignored.
+/// Accepts a plain path (`data/app.sqlite`) or a URL in sqlx's form:
+/// `sqlite://data/app.sqlite` and `sqlite:data/app.sqlite` are relative,
+/// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
+/// relative: mind the difference). A `?mode=...` suffix is ignored; other
+/// schemes, such as `postgres://`, and in-memory databases are refused.
 pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
     let Some(value) = setting else {
         return Ok(PathBuf::from(DEFAULT_DATABASE));
     };
-    let without_scheme = value
-        .strip_prefix("sqlite://")
-        .or_else(|| value.strip_prefix("sqlite:"))
-        .unwrap_or(value);
-    let without_query = without_scheme.split('?').next().unwrap_or_default();
-    if without_query.trim().is_empty() {
+    let path = match value.split_once(':') {
+        Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
+        Some((scheme, _)) if value.contains("://") => {
+            return Err(Error::NotSqlite(scheme.to_owned()));
+        }
+        _ => value,
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    if path.trim().is_empty() || path == ":memory:" {
         return Err(Error::NoDatabasePath(value.to_owned()));
     }
-    Ok(PathBuf::from(without_query))
+    Ok(PathBuf::from(path))
 }
 
 // ANCHOR: open

@@ -7,6 +7,10 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("the database setting `{0}` names no file (from --database or DATABASE_URL)")]
     NoDatabasePath(String),
+    #[error(
+        "the database setting is a `{0}:` URL, but this step needs a SQLite file: a path or a sqlite: URL (from --database or DATABASE_URL)"
+    )]
+    NotSqlite(String),
     #[error("cannot create folder {path}: {source}")]
     CreateDir {
         path: PathBuf,

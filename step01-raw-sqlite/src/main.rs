@@ -11,7 +11,7 @@ use step01_raw_sqlite::{Error, db, import, walkthrough};
 /// transactions and backups.
 ///
 /// With no command, runs a narrated walkthrough on a fresh demo database
-/// (instance/walkthrough.sqlite).
+/// (instance/step01-walkthrough.sqlite).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -55,10 +55,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
-    let database = db::database_path(cli.database.as_deref())?;
+    // The walkthrough has a database of its own; only the commands read this.
+    let database = || db::database_path(cli.database.as_deref());
     match cli.command {
         None => walkthrough::run(&mut std::io::stdout().lock()),
         Some(Command::ImportCsv { file }) => {
+            let database = database()?;
             let mut conn = db::open(&database)?;
             let summary = import::import_csv(&mut conn, &file)?;
             println!(
@@ -72,6 +74,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Some(Command::List) => {
+            let database = database()?;
             let conn = db::open(&database)?;
             let users = db::all_users(&conn)?;
             println!("{}: {} users", database.display(), users.len());

@@ -11,9 +11,9 @@ use rusqlite::Connection;
 use crate::{Error, db};
 
 /// The demo database, relative to the folder the command runs in.
-pub const DEMO_DATABASE: &str = "instance/walkthrough.sqlite";
+pub const DEMO_DATABASE: &str = "instance/step01-walkthrough.sqlite";
 /// Where section 5 writes its backup.
-pub const DEMO_BACKUP: &str = "instance/walkthrough-backup.sqlite";
+pub const DEMO_BACKUP: &str = "instance/step01-walkthrough-backup.sqlite";
 
 /// A name that would end the `users` table if it were pasted into SQL text.
 pub const HOSTILE_NAME: &str = "Robert'); DROP TABLE users;--";

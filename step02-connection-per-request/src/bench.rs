@@ -25,6 +25,8 @@ use crate::routes::{AppState, app};
 pub const ROUTES: [&str; 2] = ["/users", "/api/users/1"];
 /// Connections in the pool for the pooled run.
 pub const POOL_SIZE: u32 = 8;
+/// Requests each client sends before the measured ones.
+pub const WARM_UP: usize = 5;
 /// Users in the benchmark database.
 pub const USERS: usize = 50;
 
@@ -53,7 +55,7 @@ pub struct Measurement {
 
 /// Runs both designs against a fresh database at `path`.
 pub async fn run(path: &Path, load: Load) -> Result<Vec<Measurement>, AppError> {
-    let database = fresh_database(path)?;
+    let database = fresh_database(path).await?;
     let mut results = Vec::new();
     for pooled in [false, true] {
         let state = if pooled {
@@ -81,12 +83,19 @@ pub async fn run(path: &Path, load: Load) -> Result<Vec<Measurement>, AppError> 
     Ok(results)
 }
 
-fn fresh_database(path: &Path) -> Result<Database, AppError> {
+/// A new database holding [`USERS`] users.
+async fn fresh_database(path: &Path) -> Result<Database, AppError> {
     match std::fs::remove_file(path) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
         _ => {}
     }
-    let database = Database::prepare(path)?;
+    let database = Database::prepare(path).await?;
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || add_users(&path)).await??;
+    Ok(database)
+}
+
+fn add_users(path: &Path) -> Result<(), AppError> {
     let mut conn = rusqlite::Connection::open(path)?;
     let tx = conn.transaction()?;
     for n in 1..=USERS {
@@ -96,7 +105,7 @@ fn fresh_database(path: &Path) -> Result<Database, AppError> {
         )?;
     }
     tx.commit()?;
-    Ok(database)
+    Ok(())
 }
 
 async fn measure(
@@ -107,7 +116,7 @@ async fn measure(
     let mut clients = Vec::new();
     for _ in 0..load.clients.max(1) {
         let mut client = Client::connect(address).await?;
-        for _ in 0..5 {
+        for _ in 0..WARM_UP {
             client.get(route).await?; // warm-up, not counted
         }
         clients.push(client);
@@ -174,6 +183,10 @@ pub fn report(results: &[Measurement], load: Load) -> String {
         text,
         "Load: {} requests per row from {} keep-alive clients on 127.0.0.1; pool of {POOL_SIZE}.\n",
         load.requests, load.clients
+    );
+    let _ = writeln!(
+        text,
+        "The last column counts the warm-up too: {WARM_UP} requests per client before the clock starts.\n"
     );
     let _ = writeln!(
         text,

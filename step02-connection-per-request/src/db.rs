@@ -21,8 +21,40 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::AppError;
 
-/// Where the database lives when neither `--database` nor `DATABASE_URL` says.
+/// Where the database lives when neither `--database` nor `DATABASE_URL`
+/// says: in the `instance` folder, as Flask keeps it, under the folder you
+/// run the command from.
 pub const DEFAULT_DATABASE: &str = "instance/step02.sqlite";
+
+/// Turns the value of `--database` or `DATABASE_URL` into a file path.
+///
+/// Accepts a plain path (`data/app.sqlite`) or a URL in sqlx's form:
+/// `sqlite://data/app.sqlite` and `sqlite:data/app.sqlite` are relative,
+/// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
+/// relative: mind the difference). A `?mode=...` suffix is ignored; other
+/// schemes, such as `postgres://`, and in-memory databases are refused.
+pub fn database_path(setting: Option<&str>) -> Result<PathBuf, AppError> {
+    let Some(value) = setting else {
+        return Ok(PathBuf::from(DEFAULT_DATABASE));
+    };
+    let path = match value.split_once(':') {
+        Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
+        Some((scheme, _)) if value.contains("://") => {
+            return Err(AppError::Failed(format!(
+                "the database setting is a `{scheme}:` URL, but this step needs a SQLite file: \
+                 a path or a sqlite: URL (from --database or DATABASE_URL)"
+            )));
+        }
+        _ => value,
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    if path.trim().is_empty() || path == ":memory:" {
+        return Err(AppError::Failed(format!(
+            "the database setting `{value}` names no file (from --database or DATABASE_URL)"
+        )));
+    }
+    Ok(PathBuf::from(path))
+}
 
 /// The app's database: the file, and counters of what happened to it.
 #[derive(Debug, Clone)]
@@ -53,19 +85,28 @@ pub struct ConnectionCounts {
 
 impl Database {
     /// Creates the file (and its folder) and the `users` table if missing.
-    /// Runs once, at start-up; requests only open what exists.
-    pub fn prepare(path: &Path) -> Result<Database, AppError> {
+    /// Runs once, at start-up, on a blocking thread like every SQLite call;
+    /// requests only open what exists.
+    pub async fn prepare(path: &Path) -> Result<Database, AppError> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || Database::prepare_blocking(path)).await?
+    }
+
+    fn prepare_blocking(path: PathBuf) -> Result<Database, AppError> {
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(folder).map_err(|err| {
                 AppError::Failed(format!("cannot create folder {}: {err}", folder.display()))
             })?;
         }
-        let conn = Connection::open(path).map_err(|err| {
+        let conn = Connection::open(&path).map_err(|err| {
             AppError::Failed(format!("cannot open database {}: {err}", path.display()))
         })?;
-        conn.execute_batch(crate::store::CREATE_USERS)?;
+        conn.execute_batch(crate::store::CREATE_USERS)
+            .map_err(|err| {
+                AppError::Failed(format!("cannot use database {}: {err}", path.display()))
+            })?;
         Ok(Database {
-            path: path.to_path_buf(),
+            path,
             counts: Arc::default(),
         })
     }
@@ -162,6 +203,15 @@ impl RequestDb {
 
     /// Closes the connection if this request opened one (Flask's `close_db`).
     async fn close(&self, outcome: String) {
+        if self
+            .0
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+        {
+            return; // never opened: nothing to close, no thread to borrow
+        }
         let slot = Arc::clone(&self.0);
         let work = move || slot.close(&outcome);
         if let Err(err) = tokio::task::spawn_blocking(work).await {

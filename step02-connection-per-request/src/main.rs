@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use step02_connection_per_request::db::{DEFAULT_DATABASE, Database};
+use step02_connection_per_request::db::{Database, database_path};
 use step02_connection_per_request::{AppError, AppState, app, bench, pool, walkthrough};
 use tokio::net::TcpListener;
 
@@ -14,12 +14,12 @@ use tokio::net::TcpListener;
 /// always closed, and the same app on a sqlx connection pool.
 ///
 /// With no command, runs a narrated walkthrough that sends requests to the
-/// app in-process, on a fresh demo database (instance/walkthrough.sqlite).
+/// app in-process, on a fresh demo database (instance/step02-walkthrough.sqlite).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// The database for `serve`: a path or a sqlite: URL
-    /// [default: instance/step02.sqlite]
+    /// The database for `serve` (the walkthrough and bench use files of
+    /// their own): a path or a sqlite: URL [default: instance/step02.sqlite]
     #[arg(
         long,
         global = true,
@@ -38,6 +38,7 @@ enum Command {
     /// Serve the app on 127.0.0.1 until Ctrl-C. Set RUST_LOG=info to see each
     /// connection open and close.
     Serve {
+        /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
         port: u16,
         /// Borrow connections from a sqlx pool instead of opening one per request.
@@ -45,16 +46,16 @@ enum Command {
         pool: bool,
     },
     /// Measure requests per second and p99 latency, one connection per
-    /// request against the pool, on a benchmark database (instance/bench.sqlite).
+    /// request against the pool, on a benchmark database (instance/step02-bench.sqlite).
     Bench {
-        /// Requests per route and design.
-        #[arg(long, default_value_t = 2000)]
-        requests: usize,
-        /// Clients sending at once.
-        #[arg(long, default_value_t = 4)]
-        clients: usize,
-        /// Seconds after which a route's run stops, done or not.
-        #[arg(long, default_value_t = 20)]
+        /// Requests per route and design (1 to 1000000).
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        requests: u32,
+        /// Clients sending at once, each on its own connection (1 to 64).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        clients: u16,
+        /// Seconds after which a route's run stops, done or not (1 to 600).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
         time_limit: u64,
         /// Also write the results (a Markdown table) to this file.
         #[arg(long, value_name = "FILE")]
@@ -80,7 +81,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
     match cli.command {
         None => walkthrough::run(&mut std::io::stdout().lock()).await,
         Some(Command::Serve { port, pool }) => {
-            let database = Database::prepare(&database_path(cli.database.as_deref())?)?;
+            let database = Database::prepare(&database_path(cli.database.as_deref())?).await?;
             serve(database, port, pool).await
         }
         Some(Command::Bench {
@@ -90,11 +91,11 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             report,
         }) => {
             let load = bench::Load {
-                requests,
-                clients,
+                requests: requests as usize,
+                clients: clients.into(),
                 time_limit: Duration::from_secs(time_limit),
             };
-            let results = bench::run(Path::new("instance/bench.sqlite"), load).await?;
+            let results = bench::run(Path::new("instance/step02-bench.sqlite"), load).await?;
             let text = bench::report(&results, load);
             print!("{text}");
             if let Some(file) = report {
@@ -107,10 +108,13 @@ async fn run(cli: Cli) -> Result<(), AppError> {
     }
 }
 
+/// How long `serve` waits after Ctrl-C for the requests in flight.
+const GRACE: Duration = Duration::from_secs(10);
+
 // ANCHOR: serve
 async fn serve(database: Database, port: u16, pooled: bool) -> Result<(), AppError> {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "step02_connection_per_request=info,tower_http=info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -131,39 +135,41 @@ async fn serve(database: Database, port: u16, pooled: bool) -> Result<(), AppErr
         listener.local_addr()?
     );
 
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?; // returns once the requests in flight have finished
-    if let Some(pool) = pool {
-        pool.close().await;
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stopping.send(());
+    });
+    tokio::select! {
+        served = serving.into_future() => served?, // the requests in flight have finished
+        () = grace_period(stopped) => println!("Stopped without waiting longer for open connections."),
     }
     let counts = database.counts();
-    println!(
-        "Stopped. Connections opened: {}, closed by requests: {}.",
-        counts.opened, counts.closed
-    );
+    match pool {
+        Some(pool) => {
+            pool.close().await; // closes the pooled connections
+            println!(
+                "Stopped. The pool opened {} connections and has closed them.",
+                counts.opened
+            );
+        }
+        None => println!(
+            "Stopped. Connections opened: {}, closed by requests: {}.",
+            counts.opened, counts.closed
+        ),
+    }
     Ok(())
 }
-// ANCHOR_END: serve
 
-/// `--database` or `DATABASE_URL` as a file path: a plain path or a
-/// `sqlite:` URL; a `?mode=...` suffix is ignored.
-fn database_path(setting: Option<&str>) -> Result<PathBuf, AppError> {
-    let Some(value) = setting else {
-        return Ok(PathBuf::from(DEFAULT_DATABASE));
-    };
-    let path = value
-        .strip_prefix("sqlite://")
-        .or_else(|| value.strip_prefix("sqlite:"))
-        .unwrap_or(value);
-    let path = path.split('?').next().unwrap_or_default();
-    if path.trim().is_empty() {
-        let message = format!(
-            "the database setting `{value}` names no file (from --database or DATABASE_URL)"
-        );
-        return Err(AppError::Failed(message));
+/// After Ctrl-C, requests in flight get [`GRACE`] to finish; a second
+/// Ctrl-C, or a client that never finishes its request, ends the wait.
+async fn grace_period(stopped: tokio::sync::oneshot::Receiver<()>) {
+    if stopped.await.is_err() {
+        return; // the server finished first
     }
-    Ok(PathBuf::from(path))
+    tokio::select! {
+        () = tokio::time::sleep(GRACE) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
+// ANCHOR_END: serve

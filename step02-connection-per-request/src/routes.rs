@@ -238,7 +238,10 @@ pub fn is_valid_email(email: &str) -> bool {
 /// `GET /api/users/{id}`: one user as JSON, or a JSON error.
 async fn user_json<D: UserStore>(mut db: D, Path(id): Path<String>) -> Result<Response, AppError> {
     let Ok(id) = id.parse::<i64>() else {
-        let error = format!("a user id is a whole number, not `{id}`");
+        let error = format!(
+            "`{id}` is not a user id: ids are whole numbers from 1 to {}",
+            i64::MAX
+        );
         return Ok((StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response());
     };
     Ok(match db.find_user(id).await? {

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 
-use rusqlite::ErrorCode;
 use serde::Serialize;
 
 use crate::db::RequestDb;
@@ -89,14 +88,18 @@ impl UserStore for RequestDb {
         self.run(
             move |conn| match conn.execute(INSERT_USER, (&name, &email)) {
                 Ok(_) => Ok(Inserted::Id(conn.last_insert_rowid())),
-                Err(err) if err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-                    Ok(Inserted::EmailTaken)
-                }
+                Err(err) if is_unique_violation(&err) => Ok(Inserted::EmailTaken),
                 Err(err) => Err(err),
             },
         )
         .await
     }
+}
+
+/// True for a broken UNIQUE rule (here: `email`), not for other constraints.
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(failure, _)
+        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {

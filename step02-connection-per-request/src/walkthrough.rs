@@ -18,9 +18,9 @@ use crate::pool;
 use crate::routes::{AppState, app};
 
 /// The demo database, relative to the folder the command runs in.
-pub const DEMO_DATABASE: &str = "instance/walkthrough.sqlite";
+pub const DEMO_DATABASE: &str = "instance/step02-walkthrough.sqlite";
 /// The file section 2 prepares and then deletes.
-pub const GONE_DATABASE: &str = "instance/walkthrough-gone.sqlite";
+pub const GONE_DATABASE: &str = "instance/step02-walkthrough-gone.sqlite";
 
 /// Runs the four sections in order, writing the narration to `out`.
 pub async fn run(out: &mut impl Write) -> Result<(), AppError> {
@@ -41,7 +41,7 @@ pub async fn run(out: &mut impl Write) -> Result<(), AppError> {
 
 async fn per_request(out: &mut impl Write, path: &Path) -> Result<(), AppError> {
     heading(out, 1, "One connection per request, opened on first use")?;
-    let database = Database::prepare(path)?;
+    let database = Database::prepare(path).await?;
     writeln!(
         out,
         "Prepared {} with an empty users table.",
@@ -67,7 +67,7 @@ async fn per_request(out: &mut impl Write, path: &Path) -> Result<(), AppError> 
 
 async fn database_gone(out: &mut impl Write, path: &Path) -> Result<(), AppError> {
     heading(out, 2, "The error path: the database file is gone")?;
-    let database = Database::prepare(path)?;
+    let database = Database::prepare(path).await?;
     let app = app(AppState::new(database.clone()));
     std::fs::remove_file(path)?;
     writeln!(
@@ -80,7 +80,7 @@ async fn database_gone(out: &mut impl Write, path: &Path) -> Result<(), AppError
 
 async fn pooled(out: &mut impl Write, path: &Path) -> Result<(), AppError> {
     heading(out, 3, "The same routes on a pool (serve --pool)")?;
-    let database = Database::prepare(path)?; // the users from section 1 are still there
+    let database = Database::prepare(path).await?; // the users from section 1 are still there
     // One connection keeps this tour deterministic; `serve --pool` lends up to 8.
     let app = app(AppState::pooled(
         database.clone(),

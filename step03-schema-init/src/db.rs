@@ -35,22 +35,27 @@ pub const SCHEMA: &str = include_str!("schema.sql");
 
 /// Turns the value of `--database` or `DATABASE_URL` into a file path.
 ///
-/// Accepts a plain path or a URL in the form sqlx and SQLAlchemy use
-/// (`sqlite://data/app.sqlite`, `sqlite:data/app.sqlite`); a `?mode=...`
-/// suffix is ignored.
+/// Accepts a plain path (`data/app.sqlite`) or a URL in sqlx's form:
+/// `sqlite://data/app.sqlite` and `sqlite:data/app.sqlite` are relative,
+/// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
+/// relative: mind the difference). A `?mode=...` suffix is ignored; other
+/// schemes, such as `postgres://`, and in-memory databases are refused.
 pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
     let Some(value) = setting else {
         return Ok(PathBuf::from(DEFAULT_DATABASE));
     };
-    let without_scheme = value
-        .strip_prefix("sqlite://")
-        .or_else(|| value.strip_prefix("sqlite:"))
-        .unwrap_or(value);
-    let without_query = without_scheme.split('?').next().unwrap_or_default();
-    if without_query.trim().is_empty() {
+    let path = match value.split_once(':') {
+        Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
+        Some((scheme, _)) if value.contains("://") => {
+            return Err(Error::NotSqlite(scheme.to_owned()));
+        }
+        _ => value,
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    if path.trim().is_empty() || path == ":memory:" {
         return Err(Error::NoDatabasePath(value.to_owned()));
     }
-    Ok(PathBuf::from(without_query))
+    Ok(PathBuf::from(path))
 }
 
 // ANCHOR: init_db
@@ -87,8 +92,14 @@ pub fn check_initialized(path: &Path) -> Result<(), Error> {
     let not_initialized = || Error::NotInitialized {
         path: path.to_path_buf(),
     };
+    if !path.exists() {
+        return Err(not_initialized());
+    }
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|_| not_initialized())?;
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let tables: i64 = conn
         .query_row(
             "SELECT count(*) FROM sqlite_schema

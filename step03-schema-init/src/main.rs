@@ -1,8 +1,10 @@
 //! The command line of step 3. With no command it runs the walkthrough.
 
+use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use step03_schema_init::{Config, Error, create_app, db, walkthrough};
@@ -12,7 +14,7 @@ use step03_schema_init::{Config, Error, create_app, db, walkthrough};
 /// timestamps and hashed passwords.
 ///
 /// With no command, runs a narrated walkthrough on a fresh demo database
-/// (instance/walkthrough.sqlite).
+/// (instance/step03-walkthrough.sqlite).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -56,13 +58,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
-    let database = db::database_path(cli.database.as_deref())?;
+    // The walkthrough has a database of its own; only the commands read this.
+    let database = || db::database_path(cli.database.as_deref());
     match cli.command {
         None => walkthrough::run(&mut std::io::stdout().lock()),
-        Some(Command::InitDb) => db::init_db_command(&database, &mut std::io::stdout().lock()),
-        Some(Command::Serve { port }) => serve(&database, port),
+        Some(Command::InitDb) => db::init_db_command(&database()?, &mut std::io::stdout().lock()),
+        Some(Command::Serve { port }) => serve(&database()?, port),
     }
 }
+
+/// How long `serve` waits after Ctrl-C for the requests in flight.
+const GRACE: Duration = Duration::from_secs(10);
 
 // ANCHOR: serve
 /// Builds the app from its config and serves it until Ctrl-C.
@@ -80,16 +86,34 @@ fn serve(database: &Path, port: u16) -> Result<(), Error> {
             "Serving {} on http://{url}/ (Ctrl-C stops)",
             database.display()
         );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                // If the signal cannot be watched, serve until killed.
-                if tokio::signal::ctrl_c().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            })
-            .await
-            .map_err(Error::Serve)
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+            // If the signal cannot be watched, serve until killed.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            let _ = stopping.send(());
+        });
+        tokio::select! {
+            served = serving.into_future() => served.map_err(Error::Serve),
+            () = grace_period(stopped) => {
+                println!("Stopped without waiting longer for open connections.");
+                Ok(())
+            }
+        }
     })
+}
+
+/// After Ctrl-C, requests in flight get [`GRACE`] to finish; a second
+/// Ctrl-C, or a client that never finishes its request, ends the wait.
+async fn grace_period(stopped: tokio::sync::oneshot::Receiver<()>) {
+    if stopped.await.is_err() {
+        return; // the server finished first
+    }
+    tokio::select! {
+        () = tokio::time::sleep(GRACE) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
 // ANCHOR_END: serve
 
@@ -101,5 +125,6 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -13,7 +13,7 @@ use crate::timestamp::Timestamp;
 use crate::{Error, db, password, store};
 
 /// The demo database, relative to the folder the command runs in.
-pub const DEMO_DATABASE: &str = "instance/walkthrough.sqlite";
+pub const DEMO_DATABASE: &str = "instance/step03-walkthrough.sqlite";
 
 /// The demo user's password, and a near miss that must be rejected.
 const PASSWORD: &str = "correct horse battery staple";

@@ -27,8 +27,21 @@ pub fn step_binary(step: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // Build in the profile this test was built in: debug, or --release.
+        let profile = if cfg!(debug_assertions) {
+            "dev"
+        } else {
+            "release"
+        };
         let output = Command::new(cargo)
-            .args(["build", "--quiet", "--workspace", "--bins"])
+            .args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--bins",
+                "--profile",
+                profile,
+            ])
             .current_dir(workspace_root())
             .output()
             .expect("cargo runs");
