@@ -170,6 +170,11 @@ fn a_malformed_file_names_its_line_and_writes_nothing() {
             "line 3: name is empty".into(),
         ),
         (
+            "control-character.csv",
+            b"name,email\nZo\x07e,zoe@example.com\n".to_vec(),
+            "line 2: name contains a control character".into(),
+        ),
+        (
             "long-name.csv",
             format!("name,email\n{long_name},long@example.com\n").into_bytes(),
             "line 2: name is longer than 100 characters".into(),
@@ -288,6 +293,13 @@ fn an_unusable_database_location_is_one_line_and_a_failure() {
     assert!(
         !in_memory.success,
         "an in-memory database would lose the import"
+    );
+
+    sandbox.write("notes.txt", "plain text, not a database");
+    let not_a_database = sandbox.run(&["--database", "notes.txt", "list"]);
+    assert_eq!(
+        not_a_database.stderr,
+        "error: cannot open database notes.txt: file is not a database\n"
     );
 
     let empty = sandbox.run_with_env(&["list"], &[("DATABASE_URL", "sqlite://")]);

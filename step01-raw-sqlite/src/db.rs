@@ -48,11 +48,12 @@ pub fn open(path: &Path) -> Result<Connection, Error> {
             source,
         })?;
     }
-    let conn = Connection::open(path).map_err(|source| Error::Open {
+    let cannot_open = |source| Error::Open {
         path: path.to_path_buf(),
         source,
-    })?;
-    conn.execute_batch(CREATE_USERS)?;
+    };
+    let conn = Connection::open(path).map_err(cannot_open)?;
+    conn.execute_batch(CREATE_USERS).map_err(cannot_open)?; // first real read
     Ok(conn)
 }
 

@@ -126,6 +126,9 @@ fn check_row(line: u64, fields: &[String]) -> Result<Row, BadLine> {
     if name.is_empty() {
         return Err(bad(line, "name is empty"));
     }
+    if name.chars().any(char::is_control) {
+        return Err(bad(line, "name contains a control character"));
+    }
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(bad(
             line,

@@ -126,6 +126,7 @@ async fn serve(database: Database, port: u16, pooled: bool) -> Result<(), AppErr
         AppState::new(database.clone())
     };
     let pool = state.pool.clone();
+    let ctrl_c = count_ctrl_c()?;
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|err| AppError::Failed(format!("cannot listen on 127.0.0.1:{port}: {err}")))?;
@@ -135,14 +136,11 @@ async fn serve(database: Database, port: u16, pooled: bool) -> Result<(), AppErr
         listener.local_addr()?
     );
 
-    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        let _ = stopping.send(());
-    });
+    let serving =
+        axum::serve(listener, app(state)).with_graceful_shutdown(pressed(ctrl_c.clone(), 1));
     tokio::select! {
         served = serving.into_future() => served?, // the requests in flight have finished
-        () = grace_period(stopped) => println!("Stopped without waiting longer for open connections."),
+        () = grace_period(ctrl_c) => println!("Stopped without waiting longer for open connections."),
     }
     let counts = database.counts();
     match pool {
@@ -161,15 +159,37 @@ async fn serve(database: Database, port: u16, pooled: bool) -> Result<(), AppErr
     Ok(())
 }
 
-/// After Ctrl-C, requests in flight get [`GRACE`] to finish; a second
-/// Ctrl-C, or a client that never finishes its request, ends the wait.
-async fn grace_period(stopped: tokio::sync::oneshot::Receiver<()>) {
-    if stopped.await.is_err() {
-        return; // the server finished first
+/// Counts Ctrl-C presses from this call on. Listening starts here, before the
+/// URL is printed, so a Ctrl-C right after it is never missed (tokio's
+/// `ctrl_c()` would only start listening when first polled).
+fn count_ctrl_c() -> std::io::Result<tokio::sync::watch::Receiver<u32>> {
+    #[cfg(unix)]
+    let mut presses = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    #[cfg(windows)]
+    let mut presses = tokio::signal::windows::ctrl_c()?;
+    let (count, counted) = tokio::sync::watch::channel(0);
+    tokio::spawn(async move {
+        while presses.recv().await.is_some() {
+            count.send_modify(|n| *n += 1);
+        }
+    });
+    Ok(counted)
+}
+
+/// Resolves once Ctrl-C has been pressed `times` times in all.
+async fn pressed(mut count: tokio::sync::watch::Receiver<u32>, times: u32) {
+    if count.wait_for(|n| *n >= times).await.is_err() {
+        std::future::pending::<()>().await; // no more signals will come
     }
+}
+
+/// After the first Ctrl-C, requests in flight get [`GRACE`] to finish; a
+/// second Ctrl-C, or a client that never finishes its request, ends the wait.
+async fn grace_period(count: tokio::sync::watch::Receiver<u32>) {
+    pressed(count.clone(), 1).await;
     tokio::select! {
         () = tokio::time::sleep(GRACE) => {}
-        _ = tokio::signal::ctrl_c() => {}
+        () = pressed(count, 2) => {}
     }
 }
 // ANCHOR_END: serve

@@ -206,6 +206,8 @@ fn form_again(
 pub fn problem_with(name: &str, email: &str) -> Option<String> {
     if name.is_empty() {
         Some("Please enter a name.".to_owned())
+    } else if name.chars().any(char::is_control) {
+        Some("The name contains a control character.".to_owned())
     } else if name.chars().count() > MAX_NAME_CHARS {
         Some(format!(
             "The name is longer than {MAX_NAME_CHARS} characters."
