@@ -159,6 +159,9 @@ async fn serve(database: Database, port: u16, pooled: bool) -> Result<(), AppErr
     Ok(())
 }
 
+// ANCHOR_END: serve
+
+// ANCHOR: ctrl_c
 /// Counts Ctrl-C presses from this call on. Listening starts here, before the
 /// URL is printed, so a Ctrl-C right after it is never missed (tokio's
 /// `ctrl_c()` would only start listening when first polled).
@@ -192,4 +195,4 @@ async fn grace_period(count: tokio::sync::watch::Receiver<u32>) {
         () = pressed(count, 2) => {}
     }
 }
-// ANCHOR_END: serve
+// ANCHOR_END: ctrl_c

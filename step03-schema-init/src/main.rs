@@ -98,6 +98,8 @@ fn serve(database: &Path, port: u16) -> Result<(), Error> {
     })
 }
 
+// ANCHOR_END: serve
+
 /// Counts Ctrl-C presses from this call on. Listening starts here, before the
 /// URL is printed, so a Ctrl-C right after it is never missed (tokio's
 /// `ctrl_c()` would only start listening when first polled).
@@ -131,7 +133,6 @@ async fn grace_period(count: tokio::sync::watch::Receiver<u32>) {
         () = pressed(count, 2) => {}
     }
 }
-// ANCHOR_END: serve
 
 /// Logs to stderr: requests, and each connection opened and closed.
 /// `RUST_LOG` overrides the default level.
