@@ -7,36 +7,68 @@ use rusqlite::backup::Backup;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::Error;
+use crate::error::quote;
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
 /// Flask keeps its database in an `instance` folder, and so do we.
 /// The path is relative to the folder you run the command from.
 pub const DEFAULT_DATABASE: &str = "instance/step01.sqlite";
 
-/// Turns the value of `--database` or `DATABASE_URL` into a file path.
+// ANCHOR: database_path
+/// Turns the value of `--database` or `DATABASE_URL` into a file path, so
+/// that one value means one file to every command.
 ///
-/// Accepts a plain path (`data/app.sqlite`) or a URL in sqlx's form:
-/// `sqlite://data/app.sqlite` and `sqlite:data/app.sqlite` are relative,
+/// A plain path is taken as it is. A URL in sqlx's form is read too:
+/// `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
 /// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
-/// relative: mind the difference). A `?mode=...` suffix is ignored; other
-/// schemes, such as `postgres://`, and in-memory databases are refused.
+/// relative: mind the difference). Anything this step could not honour
+/// exactly is refused: other schemes (`postgres://`, `file:`), options such
+/// as `?mode=ro`, and in-memory databases, which vanish with the command.
 pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
     let Some(value) = setting else {
         return Ok(PathBuf::from(DEFAULT_DATABASE));
     };
-    let path = match value.split_once(':') {
-        Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
-        Some((scheme, _)) if value.contains("://") => {
-            return Err(Error::NotSqlite(scheme.to_owned()));
+    let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
+    let path = match url_scheme(value) {
+        None => value,
+        Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
+            let rest = &value[scheme.len() + 1..];
+            if rest.contains('?') {
+                let why =
+                    "carries options (?...), which this step does not honour; give a plain path";
+                return refuse(format!("{} {why}", quote(value)));
+            }
+            rest.strip_prefix("//").unwrap_or(rest)
         }
-        _ => value,
+        // The value may hold a password, so only its scheme is repeated.
+        Some(scheme) => {
+            return refuse(format!(
+                "is a `{scheme}:` URL, but this step needs a SQLite file: a path or a sqlite: URL"
+            ));
+        }
     };
-    let path = path.split('?').next().unwrap_or_default();
-    if path.trim().is_empty() || path == ":memory:" {
-        return Err(Error::NoDatabasePath(value.to_owned()));
+    if path.trim().is_empty() {
+        return refuse(format!("{} names no file", quote(value)));
+    }
+    if path.contains(":memory:") {
+        let why = "is an in-memory database, which would be gone when the command ends";
+        return refuse(format!("{} {why}", quote(value)));
     }
     Ok(PathBuf::from(path))
 }
+
+/// The scheme of a URL (`sqlite` in `sqlite://app.db`), or `None` for a plain
+/// path. A scheme is two characters or more, so `C:\data\app.db` is a path.
+fn url_scheme(value: &str) -> Option<&str> {
+    let (scheme, _) = value.split_once(':')?;
+    let is_scheme = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    is_scheme.then_some(scheme)
+}
+// ANCHOR_END: database_path
 
 // ANCHOR: open
 /// Opens the database file, creating it (and its folder) when missing, and
@@ -57,13 +89,25 @@ pub fn open(path: &Path) -> Result<Connection, Error> {
     Ok(conn)
 }
 
+// Emails compare without regard to case (`COLLATE NOCASE`), in the UNIQUE
+// rule and in every `WHERE email = ?`: Ann@Example.com is ann@example.com.
 const CREATE_USERS: &str = "
     CREATE TABLE IF NOT EXISTS users (
         id    INTEGER PRIMARY KEY AUTOINCREMENT,
         name  TEXT NOT NULL,
-        email TEXT NOT NULL UNIQUE
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE
     )";
 // ANCHOR_END: open
+
+/// Opens a database that must exist already, for commands that only read.
+pub fn open_existing(path: &Path) -> Result<Connection, Error> {
+    if !path.is_file() {
+        return Err(Error::NoDatabase {
+            path: path.to_path_buf(),
+        });
+    }
+    open(path)
+}
 
 /// One row of the `users` table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
+use crate::error::quote;
 use crate::{Error, db};
 
 /// The only header the importer accepts.
@@ -53,9 +54,19 @@ pub fn import_csv(conn: &mut Connection, path: &Path) -> Result<Summary, Error> 
         reason: bad.reason,
     })?;
 
-    let tx = conn.transaction()?;
+    write_rows(conn, &rows).map_err(|err| match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) => Error::Busy,
+        _ => Error::Sqlite(err),
+    })
+}
+
+/// Writes the checked rows in one transaction. IMMEDIATE takes the write lock
+/// up front, waiting up to rusqlite's busy timeout (5 s) while another
+/// program writes; a deferred one could fail halfway instead.
+fn write_rows(conn: &mut Connection, rows: &[Row]) -> rusqlite::Result<Summary> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut summary = Summary::default();
-    for row in &rows {
+    for row in rows {
         match db::name_for_email(&tx, &row.email)? {
             None => {
                 db::insert_user(&tx, &row.name, &row.email)?;
@@ -95,10 +106,10 @@ fn parse(bytes: &[u8]) -> Result<Vec<Row>, BadLine> {
         .map(|field| field.trim_start_matches('\u{feff}').trim())
         .collect();
     if header != HEADER {
-        let found = header.join(",");
+        let found = quote(&header.join(","));
         return Err(bad(
             1,
-            format!("expected the header `name,email`, found `{found}`"),
+            format!("expected the header `name,email`, found {found}"),
         ));
     }
 
@@ -108,8 +119,11 @@ fn parse(bytes: &[u8]) -> Result<Vec<Row>, BadLine> {
         let record = record.map_err(csv_error)?;
         let line = line_of(&record);
         let row = check_row(line, &text_fields(&record)?)?;
-        if let Some(first) = first_line_of.insert(row.email.clone(), line) {
-            let reason = format!("email `{}` already appears on line {first}", row.email);
+        if let Some(first) = first_line_of.insert(row.email.to_lowercase(), line) {
+            let reason = format!(
+                "email {} already appears on line {first}",
+                quote(&row.email)
+            );
             return Err(bad(line, reason));
         }
         rows.push(row);
@@ -135,8 +149,12 @@ fn check_row(line: u64, fields: &[String]) -> Result<Row, BadLine> {
             format!("name is longer than {MAX_NAME_CHARS} characters"),
         ));
     }
+    if email.chars().any(char::is_control) {
+        return Err(bad(line, "email contains a control character"));
+    }
     if !is_valid_email(email) {
-        return Err(bad(line, format!("`{email}` is not a valid email address")));
+        let reason = format!("{} is not a valid email address", quote(email));
+        return Err(bad(line, reason));
     }
     Ok(Row {
         name: name.to_owned(),
@@ -144,20 +162,32 @@ fn check_row(line: u64, fields: &[String]) -> Result<Row, BadLine> {
     })
 }
 
-/// A deliberately small check: something before one `@`, a dotted domain
-/// after it, no spaces, and no longer than an email can be.
+// ANCHOR: is_valid_email
+/// A documented, deliberately plain rule, not the whole of RFC 5322: at most
+/// 254 bytes; one `@`; before it, up to 64 characters with no spaces, no
+/// `"(),:;<>[\]`, and no dot at either end or twice in a row; after it, two
+/// or more dot-separated labels of ASCII letters, digits and inner hyphens.
 pub fn is_valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
-    email.len() <= MAX_EMAIL_BYTES
-        && !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(char::is_whitespace)
+    let local_ok = (1..=64).contains(&local.chars().count())
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"(),:;<>@[\\]".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    email.len() <= MAX_EMAIL_BYTES && local_ok && labels.len() >= 2 && labels.iter().all(label_ok)
 }
+// ANCHOR_END: is_valid_email
 
 /// The fields of a record as text, or the line at fault if one is not UTF-8.
 fn text_fields(record: &csv::ByteRecord) -> Result<Vec<String>, BadLine> {

@@ -1,9 +1,11 @@
 //! The command line of step 1. With no command it runs the walkthrough.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use step01_raw_sqlite::error::printable;
 use step01_raw_sqlite::{Error, db, import, walkthrough};
 
 // ANCHOR: cli
@@ -47,6 +49,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // `list | head -1`: the reader has gone, which is no failure of ours.
+        Err(Error::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
@@ -57,29 +63,32 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Error> {
     // The walkthrough has a database of its own; only the commands read this.
     let database = || db::database_path(cli.database.as_deref());
+    let out = &mut std::io::stdout().lock();
     match cli.command {
-        None => walkthrough::run(&mut std::io::stdout().lock()),
+        None => walkthrough::run(out),
         Some(Command::ImportCsv { file }) => {
             let database = database()?;
             let mut conn = db::open(&database)?;
             let summary = import::import_csv(&mut conn, &file)?;
-            println!(
+            writeln!(
+                out,
                 "Imported {} into {}: {} inserted, {} updated, {} unchanged.",
                 file.display(),
                 database.display(),
                 summary.inserted,
                 summary.updated,
                 summary.unchanged
-            );
+            )?;
             Ok(())
         }
         Some(Command::List) => {
             let database = database()?;
-            let conn = db::open(&database)?;
+            let conn = db::open_existing(&database)?;
             let users = db::all_users(&conn)?;
-            println!("{}: {} users", database.display(), users.len());
+            writeln!(out, "{}: {} users", database.display(), users.len())?;
             for user in users {
-                println!("  id {}: {} <{}>", user.id, user.name, user.email);
+                let (name, email) = (printable(&user.name), printable(&user.email));
+                writeln!(out, "  id {}: {name} <{email}>", user.id)?;
             }
             Ok(())
         }

@@ -1,0 +1,286 @@
+//! What every step's tests share, and nothing else:
+//!
+//! - [`Sandbox`]: an empty temporary folder per test, in which the step's
+//!   real binary runs, as a learner runs it from the workspace root;
+//! - [`Sandbox::transcript`]: `$ command` sessions, rendered for the book from
+//!   the very command lines that were run;
+//! - [`Served`]: the binary's `serve` on a free port, stopped with Ctrl-C;
+//! - [`send`] and friends: a request handed straight to an app, no socket.
+//!
+//! A step's tests find their binary with `env!("CARGO_BIN_EXE_<step>")`, so
+//! cargo builds it first; nothing here calls cargo.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// The workspace's root folder.
+pub fn workspace_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// What one run of a binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A step's binary and an empty folder to run it in, deleted with the test.
+#[derive(Debug)]
+pub struct Sandbox {
+    binary: PathBuf,
+    dir: TempDir,
+}
+
+impl Sandbox {
+    /// A sandbox for the binary at `binary` (`env!("CARGO_BIN_EXE_...")`).
+    pub fn new(binary: &str) -> Sandbox {
+        Sandbox {
+            binary: PathBuf::from(binary),
+            dir: TempDir::new().expect("a temporary folder"),
+        }
+    }
+
+    /// The folder, the binary's working directory: it plays the workspace root.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The package name, which is also the binary's name.
+    pub fn package(&self) -> String {
+        let stem = self.binary.file_stem().expect("a binary name");
+        stem.to_string_lossy().into_owned()
+    }
+
+    /// Writes a file (and its folders) into the sandbox and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("a file has a folder"))
+            .expect("the sandbox is writable");
+        std::fs::write(&path, contents).expect("the sandbox is writable");
+        path
+    }
+
+    /// Copies a file of the workspace to the same relative path in the
+    /// sandbox, so a command line written for the workspace root works here.
+    pub fn copy_in(&self, workspace_path: &str) -> PathBuf {
+        let contents = std::fs::read(workspace_root().join(workspace_path))
+            .unwrap_or_else(|err| panic!("{workspace_path}: {err}"));
+        self.write(workspace_path, contents)
+    }
+
+    /// The binary as a command, in the sandbox, with no `DATABASE_URL` or
+    /// `RUST_LOG` from the environment the tests run in.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("RUST_LOG");
+        command
+    }
+
+    /// Runs the binary with `args` and waits for it.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[])
+    }
+
+    /// Runs the binary with `args` and the extra environment `env`.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let output = self
+            .command(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("the step binary starts");
+        let run = Run {
+            success: output.status.success(),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        };
+        assert!(
+            !run.stderr.contains("panicked") && output.status.code().is_some(),
+            "the binary panicked or was killed:\n{}",
+            run.stderr
+        );
+        run
+    }
+
+    /// Runs each command line, as written for a shell in the workspace root
+    /// (`VAR=value` words first, then the step's arguments), and renders the
+    /// session as a terminal shows it: `$ cargo run -q -p <step> -- ...`,
+    /// then what it printed, then its exit status if it failed. The book
+    /// includes these, so every command it shows is one that ran.
+    pub fn transcript(&self, lines: &[&str]) -> String {
+        let mut text = String::new();
+        for line in lines {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let split = words.iter().take_while(|word| is_assignment(word)).count();
+            let (env, args) = words.split_at(split);
+            let env: Vec<(&str, &str)> =
+                env.iter().filter_map(|word| word.split_once('=')).collect();
+            let run = self.run_with_env(args, &env);
+            let shown_env: String = words[..split].iter().map(|w| format!("{w} ")).collect();
+            let package = self.package();
+            let separator = if args.is_empty() { "" } else { " -- " };
+            text.push_str(&format!(
+                "$ {shown_env}cargo run -q -p {package}{separator}{}\n",
+                args.join(" ")
+            ));
+            text.push_str(&run.stdout);
+            text.push_str(&run.stderr);
+            if !run.success {
+                text.push_str("(exit status 1)\n");
+            }
+            text.push('\n');
+        }
+        text
+    }
+}
+
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+    })
+}
+
+/// A step's `serve`, started on a free port of 127.0.0.1; Ctrl-C'd when dropped.
+#[derive(Debug)]
+pub struct Served {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    /// `http://127.0.0.1:PORT`, without the final slash.
+    pub url: String,
+    /// The line `serve` printed first.
+    pub first_line: String,
+}
+
+impl Served {
+    /// Starts `serve --port 0` with `args` after it, and waits for its URL.
+    pub fn start(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Served {
+        let mut all_args = vec!["serve", "--port", "0"];
+        all_args.extend_from_slice(args);
+        let mut child = sandbox
+            .command(&all_args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut first_line = String::new();
+        stdout.read_line(&mut first_line).expect("serve prints");
+        let Some(start) = first_line.find("http://") else {
+            let mut stderr = String::new();
+            let _ = child
+                .stderr
+                .take()
+                .expect("piped")
+                .read_to_string(&mut stderr);
+            panic!("serve printed no URL: {first_line:?}\n{stderr}");
+        };
+        let url = first_line[start..]
+            .split_whitespace()
+            .next()
+            .expect("a URL")
+            .trim_end_matches('/')
+            .to_owned();
+        Served {
+            child,
+            stdout,
+            url,
+            first_line,
+        }
+    }
+
+    /// `host:port`, for a raw socket.
+    pub fn address(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    /// Sends Ctrl-C (SIGINT) and waits for the process; returns whether it
+    /// exited successfully, the rest of stdout, and all of stderr.
+    pub fn stop(mut self) -> Run {
+        self.interrupt();
+        let status = self.child.wait().expect("serve exits");
+        let mut stdout = String::new();
+        self.stdout
+            .read_to_string(&mut stdout)
+            .expect("stdout reads");
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).expect("stderr reads");
+        }
+        Run {
+            success: status.success(),
+            stdout,
+            stderr,
+        }
+    }
+
+    fn interrupt(&self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill runs");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Hands `request` straight to `app` (no socket) and returns the status and the
+/// body as text.
+pub async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = app
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("a Router never fails");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body reads")
+        .to_bytes();
+    let body = String::from_utf8(bytes.to_vec()).expect("the body is UTF-8");
+    (status, body)
+}
+
+/// A `GET` request for `uri`.
+pub fn get(uri: &str) -> Request<Body> {
+    Request::get(uri)
+        .body(Body::empty())
+        .expect("a valid request")
+}
+
+/// A `POST` of `body`, with the content type `content_type`.
+pub fn post(uri: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body.into())
+        .expect("a valid request")
+}
+
+/// A `POST` of an HTML form's fields, already URL-encoded (`a=1&b=2`).
+pub fn post_form(uri: &str, fields: &str) -> Request<Body> {
+    post(uri, "application/x-www-form-urlencoded", fields.to_owned())
+}
