@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::error::AppError;
+use crate::Error;
 
-/// How long a connection waits for a lock before giving up.
+/// How long the waiting connection waits for the lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Where the waiting INSERT runs.
@@ -31,7 +31,7 @@ pub enum Placement {
 pub fn insert_while_locked(
     path: &Path,
     placement: Placement,
-) -> Result<rusqlite::Result<usize>, AppError> {
+) -> Result<rusqlite::Result<usize>, Error> {
     let holder = Connection::open(path)?;
     holder.execute_batch("BEGIN IMMEDIATE")?; // takes the write lock
     let waiter = Connection::open(path)?;
@@ -57,11 +57,13 @@ pub fn insert_while_locked(
     };
     // A fresh thread: a runtime cannot be started inside another one.
     let one_worker = std::thread::spawn(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(Error::Runtime)?;
         runtime.block_on(scene)
     });
     one_worker
         .join()
-        .map_err(|_| AppError::Failed("the lock scene panicked".into()))?
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 // ANCHOR_END: scene

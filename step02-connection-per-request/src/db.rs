@@ -1,154 +1,235 @@
-//! One SQLite connection per request: opened on first use, shared by every
-//! later use in the same request, closed when the request ends.
+//! The database: where it lives, the queries on `users`, and the connection
+//! each request opens on first use and closes when it ends.
 //!
 //! Flask keeps the connection on `g` (`get_db`) and closes it in a
 //! `teardown_appcontext` function (`close_db`). Here the middleware
-//! [`connection_per_request`] puts an empty [`RequestDb`] into the request's
-//! extensions, handlers take it as an extractor, and the middleware closes
-//! whatever was opened once the handler is done, however it ended.
+//! [`connection_per_request`] puts an unopened [`RequestDb`] into the
+//! request, handlers extract it, and the middleware closes whatever was
+//! opened, however the handler ended.
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::FutureExt;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
 
-use crate::error::AppError;
+use crate::Error;
+use crate::error::quote;
 
-/// Where the database lives when neither `--database` nor `DATABASE_URL`
-/// says: in the `instance` folder, as Flask keeps it, under the folder you
-/// run the command from.
+/// Where the database lives when neither `--database` nor `DATABASE_URL` says:
+/// Flask keeps its database in an `instance` folder, and so do we.
+/// The path is relative to the folder you run the command from.
 pub const DEFAULT_DATABASE: &str = "instance/step02.sqlite";
 
-/// Turns the value of `--database` or `DATABASE_URL` into a file path.
+// ANCHOR: database_path
+/// Turns the value of `--database` or `DATABASE_URL` into a file path, so
+/// that one value means one file to every command.
 ///
-/// Accepts a plain path (`data/app.sqlite`) or a URL in sqlx's form:
-/// `sqlite://data/app.sqlite` and `sqlite:data/app.sqlite` are relative,
+/// A plain path is taken as it is. A URL in sqlx's form is read too:
+/// `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
 /// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
-/// relative: mind the difference). A `?mode=...` suffix is ignored; other
-/// schemes, such as `postgres://`, and in-memory databases are refused.
-pub fn database_path(setting: Option<&str>) -> Result<PathBuf, AppError> {
+/// relative: mind the difference). Anything this step could not honour
+/// exactly is refused: other schemes (`postgres://`, `file:`), options such
+/// as `?mode=ro`, and in-memory databases, which vanish with the command.
+pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
     let Some(value) = setting else {
         return Ok(PathBuf::from(DEFAULT_DATABASE));
     };
-    let path = match value.split_once(':') {
-        Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
-        Some((scheme, _)) if value.contains("://") => {
-            return Err(AppError::Failed(format!(
-                "the database setting is a `{scheme}:` URL, but this step needs a SQLite file: \
-                 a path or a sqlite: URL (from --database or DATABASE_URL)"
-            )));
+    let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
+    let path = match url_scheme(value) {
+        None => value,
+        Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
+            let rest = &value[scheme.len() + 1..];
+            if rest.contains('?') {
+                let why =
+                    "carries options (?...), which this step does not honour; give a plain path";
+                return refuse(format!("{} {why}", quote(value)));
+            }
+            rest.strip_prefix("//").unwrap_or(rest)
         }
-        _ => value,
+        // The value may hold a password, so only its scheme is repeated.
+        Some(scheme) => {
+            return refuse(format!(
+                "is a `{scheme}:` URL, but this step needs a SQLite file: a path or a sqlite: URL"
+            ));
+        }
     };
-    let path = path.split('?').next().unwrap_or_default();
-    if path.trim().is_empty() || path == ":memory:" {
-        return Err(AppError::Failed(format!(
-            "the database setting `{value}` names no file (from --database or DATABASE_URL)"
-        )));
+    if path.trim().is_empty() {
+        return refuse(format!("{} names no file", quote(value)));
+    }
+    if path.contains(":memory:") {
+        let why = "is an in-memory database, which would be gone when the command ends";
+        return refuse(format!("{} {why}", quote(value)));
     }
     Ok(PathBuf::from(path))
 }
 
-/// The app's database: the file, and counters of what happened to it.
+/// The scheme of a URL (`sqlite` in `sqlite://app.db`), or `None` for a plain
+/// path. A scheme is two characters or more, so `C:\data\app.db` is a path.
+fn url_scheme(value: &str) -> Option<&str> {
+    let (scheme, _) = value.split_once(':')?;
+    let is_scheme = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    is_scheme.then_some(scheme)
+}
+// ANCHOR_END: database_path
+
+// ANCHOR: open
+/// Opens the database file, creating it (and its folder) when missing, and
+/// makes sure the `users` table exists. Python: `sqlite3.connect(path)`.
+pub fn open(path: &Path) -> Result<Connection, Error> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+    }
+    let cannot_open = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(cannot_open)?;
+    conn.execute_batch(CREATE_USERS).map_err(cannot_open)?; // first real read
+    Ok(conn)
+}
+
+// Emails compare without regard to case (`COLLATE NOCASE`), in the UNIQUE
+// rule and in every `WHERE email = ?`: Ann@Example.com is ann@example.com.
+const CREATE_USERS: &str = "
+    CREATE TABLE IF NOT EXISTS users (
+        id    INTEGER PRIMARY KEY AUTOINCREMENT,
+        name  TEXT NOT NULL,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE
+    )";
+// ANCHOR_END: open
+
+/// One row of the `users` table, as a page or JSON shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+// ANCHOR: from_row
+impl User {
+    /// Reads the columns by name, as `sqlite3.Row` lets Python do.
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+        Ok(User {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            email: row.get("email")?,
+        })
+    }
+}
+// ANCHOR_END: from_row
+
+// ANCHOR: insert
+/// Inserts one user and returns its new id. The values travel separately
+/// from the SQL text, through the `?` placeholders.
+pub fn insert_user(conn: &Connection, name: &str, email: &str) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO users (name, email) VALUES (?, ?)",
+        (name, email),
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+// ANCHOR_END: insert
+
+/// The first `limit` users, oldest first.
+pub fn first_users(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<User>> {
+    let mut statement =
+        conn.prepare_cached("SELECT id, name, email FROM users ORDER BY id LIMIT ?")?;
+    let users = statement.query_map((limit,), User::from_row)?;
+    users.collect()
+}
+
+/// The user with this id, if there is one.
+pub fn find_user(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        "SELECT id, name, email FROM users WHERE id = ?",
+        (id,),
+        User::from_row,
+    )
+    .optional()
+}
+
+/// How many rows `users` holds.
+pub fn count_users(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT count(*) FROM users", (), |row| row.get(0))
+}
+
+/// Reads SQLite's catalogue: fails unless the file really is a database.
+/// (`SELECT 1` would not touch the file at all.)
+pub fn check(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema", (), |_| Ok(()))
+}
+
+/// The app's database file, and this step's lesson in numbers: how many
+/// connections were opened, used and closed.
 #[derive(Debug, Clone)]
 pub struct Database {
     path: PathBuf,
-    counts: Arc<Counters>,
+    counts: Arc<Counts>,
 }
 
+/// Connections opened (by requests or the pool), uses of a request's
+/// connection, and connections closed by requests.
 #[derive(Debug, Default)]
-struct Counters {
-    opened: AtomicUsize,
-    failed_opens: AtomicUsize,
-    used: AtomicUsize,
-    closed: AtomicUsize,
+pub struct Counts {
+    pub opened: AtomicUsize,
+    pub used: AtomicUsize,
+    pub closed: AtomicUsize,
 }
 
-/// How many connections have been opened and closed since the app started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectionCounts {
-    /// Connections opened, by requests or by the pool.
-    pub opened: usize,
-    /// Attempts to open that failed (the file is gone, say).
-    pub failed_opens: usize,
-    /// Calls to [`RequestDb::run`]: queries run on a request's connection.
-    pub used: usize,
-    pub closed: usize,
+impl Counts {
+    /// `(opened, used, closed)` so far.
+    pub fn now(&self) -> (usize, usize, usize) {
+        let read = |count: &AtomicUsize| count.load(Ordering::SeqCst);
+        (read(&self.opened), read(&self.used), read(&self.closed))
+    }
 }
 
 impl Database {
-    /// Creates the file (and its folder) and the `users` table if missing.
-    /// Runs once, at start-up, on a blocking thread like every SQLite call;
-    /// requests only open what exists.
-    pub async fn prepare(path: &Path) -> Result<Database, AppError> {
-        let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || Database::prepare_blocking(path)).await?
-    }
-
-    fn prepare_blocking(path: PathBuf) -> Result<Database, AppError> {
-        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(|err| {
-                AppError::Failed(format!("cannot create folder {}: {err}", folder.display()))
-            })?;
-        }
-        let conn = Connection::open(&path).map_err(|err| {
-            AppError::Failed(format!("cannot open database {}: {err}", path.display()))
-        })?;
-        conn.execute_batch(crate::store::CREATE_USERS)
-            .map_err(|err| {
-                AppError::Failed(format!("cannot use database {}: {err}", path.display()))
-            })?;
-        Ok(Database {
+    /// The database at `path`, which [`open`] has prepared.
+    pub fn new(path: PathBuf) -> Database {
+        Database {
             path,
             counts: Arc::default(),
-        })
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Connections opened and closed so far, by requests and by the pool.
-    pub fn counts(&self) -> ConnectionCounts {
-        ConnectionCounts {
-            opened: self.counts.opened.load(Ordering::SeqCst),
-            failed_opens: self.counts.failed_opens.load(Ordering::SeqCst),
-            used: self.counts.used.load(Ordering::SeqCst),
-            closed: self.counts.closed.load(Ordering::SeqCst),
-        }
+    pub fn counts(&self) -> &Counts {
+        &self.counts
     }
 
-    /// Counts a connection opened outside this module (by the pool).
-    pub(crate) fn count_open(&self) {
-        self.counts.opened.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Opens a connection to the existing file. Blocking: call it from a
-    /// blocking thread, never from async code.
-    fn open(&self) -> rusqlite::Result<Connection> {
+    /// Opens a connection to the existing file; never creates one. It blocks:
+    /// call it on a blocking thread, never in async code.
+    fn connect(&self) -> Result<Connection, Error> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags).inspect_err(|err| {
-            self.counts.failed_opens.fetch_add(1, Ordering::SeqCst);
-            tracing::warn!(database = %self.path.display(), "could not open a connection: {err}");
-        })?;
+        let conn =
+            Connection::open_with_flags(&self.path, flags).map_err(|source| Error::Open {
+                path: self.path.clone(),
+                source,
+            })?;
         self.counts.opened.fetch_add(1, Ordering::SeqCst);
-        tracing::info!(database = %self.path.display(), "opened a connection");
+        tracing::info!("opened a connection");
         Ok(conn)
-    }
-
-    fn close(&self, conn: Connection, outcome: &str) {
-        if let Err((_, err)) = conn.close() {
-            tracing::warn!("closing the connection failed: {err}");
-        }
-        self.counts.closed.fetch_add(1, Ordering::SeqCst);
-        tracing::info!(outcome, "closed the connection");
     }
 }
 
@@ -164,7 +245,7 @@ pub struct RequestDb(Arc<Slot>);
 struct Slot {
     database: Database,
     connection: Mutex<Option<Connection>>,
-    request_span: tracing::Span,
+    span: tracing::Span,
 }
 
 impl RequestDb {
@@ -172,49 +253,40 @@ impl RequestDb {
         RequestDb(Arc::new(Slot {
             database,
             connection: Mutex::new(None),
-            request_span: tracing::Span::current(),
+            span: tracing::Span::current(),
         }))
     }
 
-    /// Runs `query` with this request's connection, opening it on first use
+    /// Runs `query` on this request's connection, opening it on first use
     /// (Flask's `get_db()`). The work runs on tokio's blocking thread pool,
     /// so a slow query never stalls the threads that serve other requests.
-    pub async fn run<T, F>(&self, query: F) -> Result<T, AppError>
+    pub async fn run<T, E, F>(&self, query: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        Error: From<E>,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let slot = Arc::clone(&self.0);
         let work = move || {
-            let _entered = slot.request_span.enter();
-            let mut connection = slot
-                .connection
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let _entered = slot.span.enter();
+            let mut connection = slot.lock();
             if connection.is_none() {
-                *connection = Some(slot.database.open()?);
+                *connection = Some(slot.database.connect()?);
             }
             slot.database.counts.used.fetch_add(1, Ordering::SeqCst);
             let conn = connection.as_ref().expect("opened just above");
-            query(conn).map_err(AppError::from)
+            Ok(query(conn)?)
         };
         tokio::task::spawn_blocking(work).await?
     }
 
     /// Closes the connection if this request opened one (Flask's `close_db`).
     async fn close(&self, outcome: String) {
-        if self
-            .0
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_none()
-        {
+        if self.0.lock().is_none() {
             return; // never opened: nothing to close, no thread to borrow
         }
         let slot = Arc::clone(&self.0);
-        let work = move || slot.close(&outcome);
-        if let Err(err) = tokio::task::spawn_blocking(work).await {
+        if let Err(err) = tokio::task::spawn_blocking(move || slot.close(&outcome)).await {
             tracing::warn!("closing the connection failed: {err}");
         }
     }
@@ -222,15 +294,20 @@ impl RequestDb {
 // ANCHOR_END: request_db
 
 impl Slot {
-    fn close(&self, outcome: &str) {
-        let _entered = self.request_span.enter();
-        let taken = self
-            .connection
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        self.connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(conn) = taken {
-            self.database.close(conn, outcome);
+    }
+
+    fn close(&self, outcome: &str) {
+        let _entered = self.span.enter();
+        if let Some(conn) = self.lock().take() {
+            if let Err((_, err)) = conn.close() {
+                tracing::warn!("closing the connection failed: {err}");
+            }
+            self.database.counts.closed.fetch_add(1, Ordering::SeqCst);
+            tracing::info!("closed the connection {outcome}");
         }
     }
 }
@@ -241,7 +318,7 @@ impl Slot {
 /// await, so this rare path closes on the thread that drops it.
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.close("request dropped before it finished");
+        self.close("when the request was dropped");
     }
 }
 // ANCHOR_END: drop
@@ -275,14 +352,28 @@ pub async fn connection_per_request(
 // ANCHOR: extractor
 /// Lets a handler ask for the connection by naming it: `db: RequestDb`.
 impl<S: Send + Sync> FromRequestParts<S> for RequestDb {
-    type Rejection = AppError;
+    type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
         parts
             .extensions
             .get::<RequestDb>()
             .cloned()
-            .ok_or(AppError::MissingLayer)
+            .ok_or(Error::MissingLayer)
     }
 }
 // ANCHOR_END: extractor
+
+// ANCHOR: init_app
+/// Registers the database with the routes, as flaskr's `db.init_app(app)`
+/// does: every request gets its connection, closed when the request ends.
+pub fn init_app<S>(routes: Router<S>, database: Database) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(axum::middleware::from_fn_with_state(
+        database,
+        connection_per_request,
+    ))
+}
+// ANCHOR_END: init_app

@@ -1,36 +1,83 @@
-//! Errors a handler can return. Bad input from a user never gets here: the
-//! handlers answer it with a 4xx and a message. What does get here is the
-//! server's own trouble, answered with a 500 and a readable line.
+//! Every way this step can fail, each with a message that names what is at
+//! fault, and the two helpers that keep a user's text safe to print.
+//!
+//! The command line prints an error as one line. A request that fails
+//! answers 500 and tells the client nothing internal: no paths, no SQLite
+//! messages. Those go to the log, under the request's number.
+
+use std::path::PathBuf;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-// ANCHOR: app_error
-/// Something went wrong on the server's side.
+// ANCHOR: error
+/// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// Start-up and benchmark failures, already worded for the reader.
-    #[error("{0}")]
-    Failed(String),
+pub enum Error {
+    #[error("the database setting (from --database or DATABASE_URL) {0}")]
+    DatabaseSetting(String),
+    #[error("cannot create folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot start tokio: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database error: {0}")]
     Pool(#[from] sqlx::Error),
     #[error("template error: {0}")]
     Template(#[from] minijinja::Error),
-    #[error("a blocking database task failed: {0}")]
+    #[error("a blocking task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("no connection for this request: the `init_app` layer is missing")]
+    MissingLayer,
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
-    #[error("the connection-per-request middleware is not installed")]
-    MissingLayer,
 }
+// ANCHOR_END: error
 
-impl IntoResponse for AppError {
+// ANCHOR: into_response
+/// A failed request: the detail goes to the log, inside the request's span;
+/// the client gets a bare 500, which `routes::readable_errors` words.
+impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        tracing::error!("{self}");
-        let body = format!("Something went wrong on the server: {self}\n");
-        (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+        tracing::error!("request failed: {self}");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
     }
 }
-// ANCHOR_END: app_error
+// ANCHOR_END: into_response
+
+/// How much of a bad value a message repeats.
+const QUOTED_CHARS: usize = 40;
+
+/// `text` in double quotes for a message: escaped, and cut after
+/// [`QUOTED_CHARS`] characters, so a 5 MB value makes a short message.
+pub fn quote(text: &str) -> String {
+    let shown: String = text.chars().take(QUOTED_CHARS).collect();
+    let more = if text.chars().count() > QUOTED_CHARS {
+        "..."
+    } else {
+        ""
+    };
+    format!("\"{}\"{more}", printable(&shown))
+}
+
+/// `text` with its control characters escaped (`\u{1b}`), so that printing
+/// it can never send a terminal an escape sequence.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}

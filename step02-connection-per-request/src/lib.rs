@@ -1,17 +1,24 @@
-//! Step 2 of *Flask with databases, in Rust*: a web app that opens one
-//! SQLite connection per request, and the same app on a connection pool.
+//! Step 2 of *Flask with databases, in Rust*: a web app that gives each
+//! request its own SQLite connection, opened on first use and always closed,
+//! with a connection pool beside it for comparison.
 //!
-//! `src/main.rs` is the command line; these modules hold the code the book
-//! walks through.
+//! Read in this order; each file uses only the ones above it:
+//!
+//! 1. `error.rs`: every way the step can fail, and what a client is told.
+//! 2. `db.rs`: where the database lives, its queries (step 1's, nearly), and
+//!    the request's connection: Flask's `get_db` and `close_db`.
+//! 3. `pool.rs`: the other design, a sqlx pool, with its own two handlers.
+//! 4. `routes.rs`: the pages and the JSON read, and the app that joins them.
+//! 5. `blocking.rs`: a scene that shows why SQLite goes to `spawn_blocking`.
+//! 6. `main.rs`: the command line and `serve`.
+//!
+//! `walkthrough.rs` is the narration `cargo run` prints.
 
-pub mod bench;
 pub mod blocking;
 pub mod db;
 pub mod error;
 pub mod pool;
 pub mod routes;
-pub mod store;
 pub mod walkthrough;
 
-pub use error::AppError;
-pub use routes::{AppState, app};
+pub use error::Error;

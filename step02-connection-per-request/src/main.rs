@@ -1,25 +1,31 @@
 //! The command line of step 2. With no command it runs the walkthrough.
 
 use std::io::IsTerminal;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use axum::Router;
 use clap::{Parser, Subcommand};
-use step02_connection_per_request::db::{Database, database_path};
-use step02_connection_per_request::{AppError, AppState, app, bench, pool, walkthrough};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use step02_connection_per_request::db::{self, Database};
+use step02_connection_per_request::{Error, pool, routes, walkthrough};
 use tokio::net::TcpListener;
 
+// ANCHOR: cli
 /// Step 2: one SQLite connection per web request, opened on first use and
-/// always closed, and the same app on a sqlx connection pool.
+/// always closed, with a sqlx connection pool beside it.
 ///
 /// With no command, runs a narrated walkthrough that sends requests to the
 /// app in-process, on a fresh demo database (instance/step02-walkthrough.sqlite).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// The database for `serve` (the walkthrough and bench use files of
-    /// their own): a path or a sqlite: URL [default: instance/step02.sqlite]
+    /// The database for `serve`: a path or a sqlite: URL
+    /// [default: instance/step02.sqlite]
     #[arg(
         long,
         global = true,
@@ -35,41 +41,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the app on 127.0.0.1 until Ctrl-C. Set RUST_LOG=info to see each
-    /// connection open and close.
+    /// Serve the app on 127.0.0.1 until Ctrl-C. It logs each request, and
+    /// each connection opened and closed, to stderr (RUST_LOG=warn quiets it).
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
         port: u16,
-        /// Borrow connections from a sqlx pool instead of opening one per request.
-        #[arg(long)]
-        pool: bool,
-    },
-    /// Measure requests per second and p99 latency, one connection per
-    /// request against the pool, on a benchmark database (instance/step02-bench.sqlite).
-    Bench {
-        /// Requests per route and design (1 to 1000000).
-        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-        requests: u32,
-        /// Clients sending at once, each on its own connection (1 to 64).
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-        clients: u16,
-        /// Seconds after which a route's run stops, done or not (1 to 600).
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
-        time_limit: u64,
-        /// Also write the results (a Markdown table) to this file.
-        #[arg(long, value_name = "FILE")]
-        report: Option<PathBuf>,
     },
 }
+// ANCHOR_END: cli
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = tokio::runtime::Runtime::new()
-        .map_err(AppError::from)
-        .and_then(|runtime| runtime.block_on(run(cli)));
-    match result {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // `| head -1`: the reader has gone, which is no failure of ours.
+        Err(Error::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
@@ -77,122 +66,96 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), AppError> {
+fn run(cli: Cli) -> Result<(), Error> {
+    // The walkthrough has a database of its own; only the commands read this.
+    let database = || db::database_path(cli.database.as_deref());
+    let out = &mut std::io::stdout().lock();
     match cli.command {
-        None => walkthrough::run(&mut std::io::stdout().lock()).await,
-        Some(Command::Serve { port, pool }) => {
-            let database = Database::prepare(&database_path(cli.database.as_deref())?).await?;
-            serve(database, port, pool).await
-        }
-        Some(Command::Bench {
-            requests,
-            clients,
-            time_limit,
-            report,
-        }) => {
-            let load = bench::Load {
-                requests: requests as usize,
-                clients: clients.into(),
-                time_limit: Duration::from_secs(time_limit),
-            };
-            let results = bench::run(Path::new("instance/step02-bench.sqlite"), load).await?;
-            let text = bench::report(&results, load);
-            print!("{text}");
-            if let Some(file) = report {
-                std::fs::write(&file, &text).map_err(|err| {
-                    AppError::Failed(format!("cannot write {}: {err}", file.display()))
-                })?;
-            }
-            Ok(())
-        }
+        None => walkthrough::run(out),
+        Some(Command::Serve { port }) => serve(database()?, port),
     }
 }
 
+/// How long a client may take to send a request's headers, or to start the
+/// next request on a kept-alive connection, before it is disconnected.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `serve` waits after Ctrl-C for the requests in flight.
 const GRACE: Duration = Duration::from_secs(10);
 
 // ANCHOR: serve
-async fn serve(database: Database, port: u16, pooled: bool) -> Result<(), AppError> {
+/// Prepares the database, builds the app and serves it until Ctrl-C.
+fn serve(path: PathBuf, port: u16) -> Result<(), Error> {
+    init_logging();
+    db::open(&path)?; // creates the file and its table, before tokio starts
+    let database = Database::new(path.clone());
+    let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
+    runtime.block_on(async {
+        let pool = pool::connect(&database, pool::POOL_SIZE);
+        let app = routes::app(database, pool.clone())?;
+        serve_app(app, port, &path).await?;
+        pool.close().await;
+        Ok(())
+    })
+}
+
+/// Serves `app` on 127.0.0.1 with hyper, which bounds the time a client may
+/// take to send its headers (`axum::serve` sets no such limit), until Ctrl-C.
+async fn serve_app(app: Router, port: u16, path: &Path) -> Result<(), Error> {
+    let mut ctrl_c = listen_for_ctrl_c().map_err(Error::Runtime)?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .map_err(|source| Error::Bind { port, source })?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    println!("Serving {} on {url} (Ctrl-C stops)", path.display());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => { // out of file descriptors, say: let some close
+                    tracing::warn!("cannot accept a connection: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = ctrl_c.recv() => break,
+        };
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        tokio::spawn(graceful.watch(connection));
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => println!("Stopped."),
+        () = tokio::time::sleep(GRACE) => println!("Stopped without waiting longer for open requests."),
+        _ = ctrl_c.recv() => println!("Stopped at the second Ctrl-C."),
+    }
+    Ok(())
+}
+// ANCHOR_END: serve
+
+/// Listens for Ctrl-C from now on: called before the URL is printed, so a
+/// Ctrl-C pressed right after it is never missed.
+#[cfg(unix)]
+fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+}
+
+#[cfg(windows)]
+fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::windows::CtrlC> {
+    tokio::signal::windows::ctrl_c()
+}
+
+/// Logs to stderr: each request, and each connection opened and closed.
+/// `RUST_LOG` overrides the default level.
+fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "step02_connection_per_request=info,tower_http=info".into());
+        .unwrap_or_else(|_| "step02_connection_per_request=info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let state = if pooled {
-        AppState::pooled(database.clone(), pool::connect(&database, bench::POOL_SIZE))
-    } else {
-        AppState::new(database.clone())
-    };
-    let pool = state.pool.clone();
-    let ctrl_c = count_ctrl_c()?;
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|err| AppError::Failed(format!("cannot listen on 127.0.0.1:{port}: {err}")))?;
-    println!(
-        "Serving {} on http://{}/ (Ctrl-C to stop)",
-        database.path().display(),
-        listener.local_addr()?
-    );
-
-    let serving =
-        axum::serve(listener, app(state)).with_graceful_shutdown(pressed(ctrl_c.clone(), 1));
-    tokio::select! {
-        served = serving.into_future() => served?, // the requests in flight have finished
-        () = grace_period(ctrl_c) => println!("Stopped without waiting longer for open connections."),
-    }
-    let counts = database.counts();
-    match pool {
-        Some(pool) => {
-            pool.close().await; // closes the pooled connections
-            println!(
-                "Stopped. The pool opened {} connections and has closed them.",
-                counts.opened
-            );
-        }
-        None => println!(
-            "Stopped. Connections opened: {}, closed by requests: {}.",
-            counts.opened, counts.closed
-        ),
-    }
-    Ok(())
 }
-
-// ANCHOR_END: serve
-
-// ANCHOR: ctrl_c
-/// Counts Ctrl-C presses from this call on. Listening starts here, before the
-/// URL is printed, so a Ctrl-C right after it is never missed (tokio's
-/// `ctrl_c()` would only start listening when first polled).
-fn count_ctrl_c() -> std::io::Result<tokio::sync::watch::Receiver<u32>> {
-    #[cfg(unix)]
-    let mut presses = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    #[cfg(windows)]
-    let mut presses = tokio::signal::windows::ctrl_c()?;
-    let (count, counted) = tokio::sync::watch::channel(0);
-    tokio::spawn(async move {
-        while presses.recv().await.is_some() {
-            count.send_modify(|n| *n += 1);
-        }
-    });
-    Ok(counted)
-}
-
-/// Resolves once Ctrl-C has been pressed `times` times in all.
-async fn pressed(mut count: tokio::sync::watch::Receiver<u32>, times: u32) {
-    if count.wait_for(|n| *n >= times).await.is_err() {
-        std::future::pending::<()>().await; // no more signals will come
-    }
-}
-
-/// After the first Ctrl-C, requests in flight get [`GRACE`] to finish; a
-/// second Ctrl-C, or a client that never finishes its request, ends the wait.
-async fn grace_period(count: tokio::sync::watch::Receiver<u32>) {
-    pressed(count.clone(), 1).await;
-    tokio::select! {
-        () = tokio::time::sleep(GRACE) => {}
-        () = pressed(count, 2) => {}
-    }
-}
-// ANCHOR_END: ctrl_c
