@@ -4,12 +4,8 @@
 //! likes.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use axum::Router;
-use tempfile::TempDir;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::db::{self, Database};
 use crate::{Error, routes};
@@ -23,8 +19,6 @@ pub struct Config {
     pub database: PathBuf,
     /// True for a config from [`Config::testing`]: Flask's `TESTING`.
     pub testing: bool,
-    /// The folder a testing database lives in, deleted with the last clone.
-    temporary: Option<Arc<TempDir>>,
 }
 
 impl Config {
@@ -33,38 +27,26 @@ impl Config {
         Config {
             database,
             testing: false,
-            temporary: None,
         }
     }
 
-    /// A config for tests: a fresh database with empty tables, in a
-    /// temporary folder that lives as long as this config or the app built
-    /// from it.
-    pub fn testing() -> Result<Config, Error> {
-        let folder = TempDir::new().map_err(Error::TempDir)?;
-        let database = folder.path().join("test.sqlite");
-        db::init_db(&database)?;
-        Ok(Config {
+    /// A config for a test, on a database the test owns (in a temporary
+    /// folder, say) and has run `init_db` on: flaskr's `test_config`.
+    pub fn testing(database: PathBuf) -> Config {
+        Config {
             database,
             testing: true,
-            temporary: Some(Arc::new(folder)),
-        })
+        }
     }
 }
 // ANCHOR_END: config
 
 // ANCHOR: create_app
-/// Builds the app: its pages, its templates, and the database registered
-/// through [`db::init_app`]. Fails if the database has no tables yet.
+/// Builds the app on the configured database, which must hold the tables
+/// (`init-db`): a missing one is an error now, not a 500 on every request.
 pub fn create_app(config: Config) -> Result<Router, Error> {
     db::check_initialized(&config.database)?;
-    tracing::info!(database = %config.database.display(), testing = config.testing, "creating the app");
-    let state = routes::AppState::new(routes::templates()?);
-    let database = Database::new(config.database, config.temporary);
-    let app = db::init_app(routes::router(), database)
-        .with_state(state)
-        .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http());
-    Ok(app)
+    tracing::info!(testing = config.testing, "creating the app");
+    routes::app(Database::new(config.database))
 }
 // ANCHOR_END: create_app

@@ -1,12 +1,13 @@
-//! The database module: where the file lives, the schema and the `init-db`
-//! command, and the connection each request opens on first use.
+//! The database: where it lives, the schema and `init-db`, the queries on
+//! flaskr's two tables, and the connection each request opens on first use
+//! and closes when it ends.
 //!
-//! The request-scoped connection is step 2's idea, copied and trimmed so this
-//! step stands on its own: the middleware [`connection_per_request`] gives
-//! each request an unopened [`RequestDb`], handlers extract it, and the
-//! middleware closes whatever was opened once the handler is done.
+//! Flask keeps the connection on `g` (`get_db`) and closes it in a
+//! `teardown_appcontext` function (`close_db`). Here the middleware
+//! [`connection_per_request`] puts an unopened [`RequestDb`] into the
+//! request, handlers extract it, and the middleware closes whatever was
+//! opened, however the handler ended.
 
-use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,14 +18,17 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::FutureExt;
-use rusqlite::{Connection, OpenFlags};
-use tempfile::TempDir;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
 
-use crate::Error;
+use crate::timestamp::Timestamp;
 
-/// Where the database lives when neither `--database` nor `DATABASE_URL`
-/// says: in the `instance` folder, as Flask keeps it, under the folder you
-/// run the command from.
+use crate::error::quote;
+use crate::{Error, password};
+
+/// Where the database lives when neither `--database` nor `DATABASE_URL` says:
+/// Flask keeps its database in an `instance` folder, and so do we.
+/// The path is relative to the folder you run the command from.
 pub const DEFAULT_DATABASE: &str = "instance/step03.sqlite";
 
 // ANCHOR: schema_const
@@ -33,30 +37,61 @@ pub const DEFAULT_DATABASE: &str = "instance/step03.sqlite";
 pub const SCHEMA: &str = include_str!("schema.sql");
 // ANCHOR_END: schema_const
 
-/// Turns the value of `--database` or `DATABASE_URL` into a file path.
+// ANCHOR: database_path
+/// Turns the value of `--database` or `DATABASE_URL` into a file path, so
+/// that one value means one file to every command.
 ///
-/// Accepts a plain path (`data/app.sqlite`) or a URL in sqlx's form:
-/// `sqlite://data/app.sqlite` and `sqlite:data/app.sqlite` are relative,
+/// A plain path is taken as it is. A URL in sqlx's form is read too:
+/// `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
 /// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
-/// relative: mind the difference). A `?mode=...` suffix is ignored; other
-/// schemes, such as `postgres://`, and in-memory databases are refused.
+/// relative: mind the difference). Anything this step could not honour
+/// exactly is refused: other schemes (`postgres://`, `file:`), options such
+/// as `?mode=ro`, and in-memory databases, which vanish with the command.
 pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
     let Some(value) = setting else {
         return Ok(PathBuf::from(DEFAULT_DATABASE));
     };
-    let path = match value.split_once(':') {
-        Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
-        Some((scheme, _)) if value.contains("://") => {
-            return Err(Error::NotSqlite(scheme.to_owned()));
+    let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
+    let path = match url_scheme(value) {
+        None => value,
+        Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
+            let rest = &value[scheme.len() + 1..];
+            if rest.contains('?') {
+                let why =
+                    "carries options (?...), which this step does not honour; give a plain path";
+                return refuse(format!("{} {why}", quote(value)));
+            }
+            rest.strip_prefix("//").unwrap_or(rest)
         }
-        _ => value,
+        // The value may hold a password, so only its scheme is repeated.
+        Some(scheme) => {
+            return refuse(format!(
+                "is a `{scheme}:` URL, but this step needs a SQLite file: a path or a sqlite: URL"
+            ));
+        }
     };
-    let path = path.split('?').next().unwrap_or_default();
-    if path.trim().is_empty() || path == ":memory:" {
-        return Err(Error::NoDatabasePath(value.to_owned()));
+    if path.trim().is_empty() {
+        return refuse(format!("{} names no file", quote(value)));
+    }
+    if path.contains(":memory:") {
+        let why = "is an in-memory database, which would be gone when the command ends";
+        return refuse(format!("{} {why}", quote(value)));
     }
     Ok(PathBuf::from(path))
 }
+
+/// The scheme of a URL (`sqlite` in `sqlite://app.db`), or `None` for a plain
+/// path. A scheme is two characters or more, so `C:\data\app.db` is a path.
+fn url_scheme(value: &str) -> Option<&str> {
+    let (scheme, _) = value.split_once(':')?;
+    let is_scheme = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    is_scheme.then_some(scheme)
+}
+// ANCHOR_END: database_path
 
 // ANCHOR: init_db
 /// Clears the existing data and creates new tables: runs [`SCHEMA`] on the
@@ -79,7 +114,7 @@ pub fn init_db(path: &Path) -> Result<(), Error> {
 }
 
 /// The `init-db` command: [`init_db`], then the line Flask's command prints.
-pub fn init_db_command(path: &Path, out: &mut impl Write) -> Result<(), Error> {
+pub fn init_db_command(path: &Path, out: &mut impl std::io::Write) -> Result<(), Error> {
     init_db(path)?;
     writeln!(out, "Initialized the database.")?;
     Ok(())
@@ -95,76 +130,191 @@ pub fn check_initialized(path: &Path) -> Result<(), Error> {
     if !path.exists() {
         return Err(not_initialized());
     }
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
+    let cannot_open = |source| Error::Open {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(cannot_open)?;
     let tables: i64 = conn
         .query_row(
-            "SELECT count(*) FROM sqlite_schema
-             WHERE type = 'table' AND name IN ('user', 'post')",
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('user', 'post')",
             (),
             |row| row.get(0),
         )
-        .map_err(|source| Error::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if tables == 2 {
-        Ok(())
-    } else {
-        Err(not_initialized())
+        .map_err(cannot_open)?;
+    match tables {
+        2 => Ok(()),
+        _ => Err(not_initialized()),
     }
 }
 
-/// The app's database file. A testing database also keeps its temporary
-/// folder alive for as long as the app holds this value.
+/// A row of `user`, as a page or JSON shows it: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+}
+
+impl User {
+    /// Reads the columns by name, as `sqlite3.Row` lets Python do.
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+        Ok(User {
+            id: row.get("id")?,
+            username: row.get("username")?,
+        })
+    }
+}
+
+// ANCHOR: add_user
+/// Adds a user and returns its id. Only the argon2 hash of `password` is
+/// stored: no function here accepts a value for the column directly.
+pub fn add_user(conn: &Connection, username: &str, password: &str) -> Result<i64, Error> {
+    let hashed = password::hash(password)?;
+    conn.execute(
+        "INSERT INTO user (username, password) VALUES (?, ?)",
+        (username, hashed),
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+// ANCHOR_END: add_user
+
+/// The stored password (a hash) of `username`, if that user exists.
+pub fn stored_password(conn: &Connection, username: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT password FROM user WHERE username = ?",
+        (username,),
+        |row| row.get(0),
+    )
+    .optional()
+}
+
+/// The first `limit` users, oldest first.
+pub fn first_users(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<User>> {
+    let mut statement = conn.prepare_cached("SELECT id, username FROM user ORDER BY id LIMIT ?")?;
+    let users = statement.query_map((limit,), User::from_row)?;
+    users.collect()
+}
+
+/// The user with this id, if there is one.
+pub fn find_user(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        "SELECT id, username FROM user WHERE id = ?",
+        (id,),
+        User::from_row,
+    )
+    .optional()
+}
+
+/// How many rows `user` holds.
+pub fn count_users(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT count(*) FROM user", (), |row| row.get(0))
+}
+
+/// Adds a post written at `created` and returns its id.
+pub fn add_post(
+    conn: &Connection,
+    author_id: i64,
+    created: Timestamp,
+    title: &str,
+    body: &str,
+) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO post (author_id, created, title, body) VALUES (?, ?, ?, ?)",
+        (author_id, created, title, body),
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// A post with its author's username, as the index page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    pub created: Timestamp,
+    pub author_id: i64,
+    pub username: String,
+}
+
+// ANCHOR: newest_first
+/// Every post with its author, newest first (ties: the later id first). A
+/// row that cannot be read comes back as an error beside the others, so one
+/// bad row cannot take the whole page down.
+pub fn posts_newest_first(conn: &Connection) -> rusqlite::Result<(Vec<Post>, Vec<Error>)> {
+    let mut statement = conn.prepare(
+        "SELECT p.id, p.title, p.body, p.created, p.author_id, u.username
+         FROM post p JOIN user u ON p.author_id = u.id
+         ORDER BY p.created DESC, p.id DESC",
+    )?;
+    let mut rows = statement.query(())?;
+    let (mut posts, mut unreadable) = (Vec::new(), Vec::new());
+    while let Some(row) = rows.next()? {
+        match post_from_row(row) {
+            Ok(post) => posts.push(post),
+            Err(err) => unreadable.push(err),
+        }
+    }
+    Ok((posts, unreadable))
+}
+
+/// Reads one row; a `created` that is not a timestamp names its post.
+fn post_from_row(row: &rusqlite::Row<'_>) -> Result<Post, Error> {
+    let id = row.get("id")?;
+    let created = Timestamp::from_value(row.get_ref("created")?)
+        .map_err(|source| Error::BadTimestamp { post: id, source })?;
+    Ok(Post {
+        id,
+        title: row.get("title")?,
+        body: row.get("body")?,
+        created,
+        author_id: row.get("author_id")?,
+        username: row.get("username")?,
+    })
+}
+// ANCHOR_END: newest_first
+
+/// Reads SQLite's catalogue: fails unless the file really is a database.
+/// (`SELECT 1` would not touch the file at all.)
+pub fn check(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema", (), |_| Ok(()))
+}
+
+/// The app's database file.
 #[derive(Debug, Clone)]
 pub struct Database {
     path: PathBuf,
-    _temporary: Option<Arc<TempDir>>,
 }
 
 impl Database {
-    /// The database at `path`; `temporary` is the folder to keep alive, if any.
-    pub fn new(path: PathBuf, temporary: Option<Arc<TempDir>>) -> Database {
-        Database {
-            path,
-            _temporary: temporary,
-        }
+    /// The database at `path`, which [`init_db`] has prepared.
+    pub fn new(path: PathBuf) -> Database {
+        Database { path }
     }
 
-    /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Opens a connection to the existing file (never creates it: that is
-    /// `init-db`'s job). Blocking: call it from a blocking thread.
-    fn open(&self) -> Result<Connection, Error> {
+    /// Opens a connection to the existing file; never creates one. It blocks:
+    /// call it on a blocking thread, never in async code.
+    fn connect(&self) -> Result<Connection, Error> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn =
             Connection::open_with_flags(&self.path, flags).map_err(|source| Error::Open {
                 path: self.path.clone(),
                 source,
             })?;
-        tracing::info!(database = %self.path.display(), "opened a connection");
+        tracing::info!("opened a connection");
         Ok(conn)
-    }
-
-    fn close(&self, conn: Connection, outcome: &str) {
-        if let Err((_, err)) = conn.close() {
-            tracing::warn!("closing the connection failed: {err}");
-        }
-        tracing::info!(outcome, "closed the connection");
     }
 }
 
 // ANCHOR: request_db
-/// This request's connection, the counterpart of Flask's `g.db`. Every
-/// clone shares one slot: the first [`RequestDb::run`] opens the connection,
-/// later ones in the same request reuse it.
+/// This request's connection, the counterpart of Flask's `g.db`.
+///
+/// Cloning is cheap and every clone shares one slot: the first
+/// [`RequestDb::run`] opens the connection, the next ones reuse it.
 #[derive(Debug, Clone)]
 pub struct RequestDb(Arc<Slot>);
 
@@ -172,7 +322,7 @@ pub struct RequestDb(Arc<Slot>);
 struct Slot {
     database: Database,
     connection: Mutex<Option<Connection>>,
-    request_span: tracing::Span,
+    span: tracing::Span,
 }
 
 impl RequestDb {
@@ -180,38 +330,39 @@ impl RequestDb {
         RequestDb(Arc::new(Slot {
             database,
             connection: Mutex::new(None),
-            request_span: tracing::Span::current(),
+            span: tracing::Span::current(),
         }))
     }
 
-    /// Runs `query` with this request's connection, opening it on first use
-    /// (Flask's `get_db()`), on tokio's blocking thread pool.
-    pub async fn run<T, F>(&self, query: F) -> Result<T, Error>
+    /// Runs `query` on this request's connection, opening it on first use
+    /// (Flask's `get_db()`). The work runs on tokio's blocking thread pool,
+    /// so a slow query never stalls the threads that serve other requests.
+    pub async fn run<T, E, F>(&self, query: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+        Error: From<E>,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let slot = Arc::clone(&self.0);
         let work = move || {
-            let _entered = slot.request_span.enter();
-            let mut connection = slot
-                .connection
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let conn = match &mut *connection {
-                Some(open) => open,
-                empty => empty.insert(slot.database.open()?),
-            };
-            query(conn)
+            let _entered = slot.span.enter();
+            let mut connection = slot.lock();
+            if connection.is_none() {
+                *connection = Some(slot.database.connect()?);
+            }
+            let conn = connection.as_ref().expect("opened just above");
+            Ok(query(conn)?)
         };
         tokio::task::spawn_blocking(work).await?
     }
 
     /// Closes the connection if this request opened one (Flask's `close_db`).
     async fn close(&self, outcome: String) {
+        if self.0.lock().is_none() {
+            return; // never opened: nothing to close, no thread to borrow
+        }
         let slot = Arc::clone(&self.0);
-        let work = move || slot.close(&outcome);
-        if let Err(err) = tokio::task::spawn_blocking(work).await {
+        if let Err(err) = tokio::task::spawn_blocking(move || slot.close(&outcome)).await {
             tracing::warn!("closing the connection failed: {err}");
         }
     }
@@ -219,30 +370,38 @@ impl RequestDb {
 // ANCHOR_END: request_db
 
 impl Slot {
-    fn close(&self, outcome: &str) {
-        let _entered = self.request_span.enter();
-        let taken = self
-            .connection
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        self.connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(conn) = taken {
-            self.database.close(conn, outcome);
+    }
+
+    fn close(&self, outcome: &str) {
+        let _entered = self.span.enter();
+        if let Some(conn) = self.lock().take() {
+            if let Err((_, err)) = conn.close() {
+                tracing::warn!("closing the connection failed: {err}");
+            }
+            tracing::info!("closed the connection {outcome}");
         }
     }
 }
 
-/// The last resort: a request dropped half-way (the client went away) runs
-/// no code after its `.await`, but it does run `Drop`.
+// ANCHOR: drop
+/// The last line of defence: when a request is dropped half-way (the client
+/// went away), no code after an `.await` runs, but `Drop` does. It cannot
+/// await, so this rare path closes on the thread that drops it.
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.close("request dropped before it finished");
+        self.close("when the request was dropped");
     }
 }
+// ANCHOR_END: drop
 
 // ANCHOR: middleware
 /// The teardown: gives each request an unopened [`RequestDb`], runs the
-/// handler, then closes the connection however the handler ended.
+/// handler, then closes the connection whether the handler answered, failed
+/// or panicked. Like Flask's `close_db(e)`, it knows how the request ended.
 pub async fn connection_per_request(
     State(database): State<Database>,
     mut request: Request,
@@ -251,19 +410,21 @@ pub async fn connection_per_request(
     let db = RequestDb::new(database);
     request.extensions_mut().insert(db.clone());
 
-    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+    let outcome = AssertUnwindSafe(next.run(request)).catch_unwind().await;
+    match outcome {
         Ok(response) => {
             db.close(format!("after {}", response.status())).await;
             response
         }
         Err(panic) => {
             db.close("after a panic".to_owned()).await;
-            std::panic::resume_unwind(panic) // CatchPanicLayer answers 500
+            std::panic::resume_unwind(panic) // answered with a 500 by CatchPanicLayer
         }
     }
 }
 // ANCHOR_END: middleware
 
+// ANCHOR: extractor
 /// Lets a handler ask for the connection by naming it: `db: RequestDb`.
 impl<S: Send + Sync> FromRequestParts<S> for RequestDb {
     type Rejection = Error;
@@ -276,17 +437,16 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestDb {
             .ok_or(Error::MissingLayer)
     }
 }
+// ANCHOR_END: extractor
 
 // ANCHOR: init_app
-/// Registers the database with the app, as flaskr's `db.init_app(app)`
+/// Registers the database with the routes, as flaskr's `db.init_app(app)`
 /// does: every request gets its connection, closed when the request ends.
-/// (The other half of flaskr's `init_app`, the `init-db` command, is
-/// [`init_db_command`], which `main` offers as a subcommand.)
-pub fn init_app<S>(app: Router<S>, database: Database) -> Router<S>
+pub fn init_app<S>(routes: Router<S>, database: Database) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    app.layer(axum::middleware::from_fn_with_state(
+    routes.layer(axum::middleware::from_fn_with_state(
         database,
         connection_per_request,
     ))

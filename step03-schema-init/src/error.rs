@@ -1,7 +1,10 @@
 //! Every way this step can fail, each with a message that names what is at
-//! fault. The command line prints it as one line; the web app answers with it.
+//! fault, and the two helpers that keep a user's text safe to print.
+//!
+//! The command line prints an error as one line. A request that fails
+//! answers 500 and tells the client nothing internal: no paths, no SQLite
+//! messages. Those go to the log, under the request's number.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
@@ -11,12 +14,8 @@ use axum::response::{IntoResponse, Response};
 /// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the database setting `{0}` names no file (from --database or DATABASE_URL)")]
-    NoDatabasePath(String),
-    #[error(
-        "the database setting is a `{0}:` URL, but this step needs a SQLite file: a path or a sqlite: URL (from --database or DATABASE_URL)"
-    )]
-    NotSqlite(String),
+    #[error("the database setting (from --database or DATABASE_URL) {0}")]
+    DatabaseSetting(String),
     #[error("cannot create folder {path}: {source}")]
     CreateDir {
         path: PathBuf,
@@ -27,6 +26,8 @@ pub enum Error {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("cannot start tokio: {0}")]
+    Runtime(std::io::Error),
     #[error("cannot initialize database {path}: {source}")]
     Schema {
         path: PathBuf,
@@ -43,36 +44,54 @@ pub enum Error {
     Timestamp(#[from] crate::timestamp::TimestampError),
     #[error("cannot hash the password: {0}")]
     Password(argon2::password_hash::Error),
-    #[error("cannot create a temporary database: {0}")]
-    TempDir(std::io::Error),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("the server stopped: {0}")]
-    Serve(std::io::Error),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("template error: {0}")]
     Template(#[from] minijinja::Error),
-    #[error("the database task failed: {0}")]
+    #[error("a blocking task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     #[error("no connection for this request: the `init_app` layer is missing")]
     MissingLayer,
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
 // ANCHOR_END: error
 
 // ANCHOR: into_response
-/// A failed request answers 500 with the error's own message as plain text,
-/// and the log records it too.
+/// A failed request: the detail goes to the log, inside the request's span;
+/// the client gets a bare 500, which `routes::readable_errors` words.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!("request failed: {self}");
-        let body = format!("500 Internal Server Error\n\n{self}\n");
-        (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
     }
 }
 // ANCHOR_END: into_response
+
+/// How much of a bad value a message repeats.
+const QUOTED_CHARS: usize = 40;
+
+/// `text` in double quotes for a message: escaped, and cut after
+/// [`QUOTED_CHARS`] characters, so a 5 MB value makes a short message.
+pub fn quote(text: &str) -> String {
+    let shown: String = text.chars().take(QUOTED_CHARS).collect();
+    let more = if text.chars().count() > QUOTED_CHARS {
+        "..."
+    } else {
+        ""
+    };
+    format!("\"{}\"{more}", printable(&shown))
+}
+
+/// `text` with its control characters escaped (`\u{1b}`), so that printing
+/// it can never send a terminal an escape sequence.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}

@@ -1,16 +1,25 @@
 //! Step 3 of *Flask with databases, in Rust*: flaskr's schema and its
 //! `init-db` command, the application factory, typed timestamps and hashed
-//! passwords.
+//! passwords, on step 2's request-scoped connection.
 //!
-//! `src/main.rs` is the command line; these modules hold the code the book
-//! walks through.
+//! Read in this order; each file uses only the ones above it:
+//!
+//! 1. `error.rs`: every way the step can fail, and what a client is told.
+//! 2. `timestamp.rs` and `password.rs`: `post.created` as a date-time, and
+//!    passwords as argon2 hashes.
+//! 3. `schema.sql` and `db.rs`: the tables, `init-db`, the queries, and the
+//!    request's connection (step 2's `get_db` and `close_db`).
+//! 4. `routes.rs`: the index of posts, the users pages and a JSON read.
+//! 5. `config.rs`: the app factory, `create_app(config)`.
+//! 6. `main.rs`: the command line: `init-db` and `serve`.
+//!
+//! `walkthrough.rs` is the narration `cargo run` prints.
 
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod password;
 pub mod routes;
-pub mod store;
 pub mod timestamp;
 pub mod walkthrough;
 

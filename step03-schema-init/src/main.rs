@@ -1,13 +1,18 @@
 //! The command line of step 3. With no command it runs the walkthrough.
 
 use std::io::IsTerminal;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use axum::Router;
 use clap::{Parser, Subcommand};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use step03_schema_init::{Config, Error, create_app, db, walkthrough};
+use tokio::net::TcpListener;
 
 // ANCHOR: cli
 /// Step 3: flaskr's schema, the init-db command, the app factory, typed
@@ -37,9 +42,10 @@ struct Cli {
 enum Command {
     /// Clear the existing data and create new tables (runs schema.sql).
     InitDb,
-    /// Serve the index page of posts on 127.0.0.1 until Ctrl-C.
+    /// Serve the app on 127.0.0.1 until Ctrl-C. It logs each request, and
+    /// each connection opened and closed, to stderr (RUST_LOG=warn quiets it).
     Serve {
-        /// The port to listen on.
+        /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
         port: u16,
     },
@@ -50,6 +56,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // `| head -1`: the reader has gone, which is no failure of ours.
+        Err(Error::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
@@ -60,85 +70,84 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Error> {
     // The walkthrough has a database of its own; only the commands read this.
     let database = || db::database_path(cli.database.as_deref());
+    let out = &mut std::io::stdout().lock();
     match cli.command {
-        None => walkthrough::run(&mut std::io::stdout().lock()),
-        Some(Command::InitDb) => db::init_db_command(&database()?, &mut std::io::stdout().lock()),
-        Some(Command::Serve { port }) => serve(&database()?, port),
+        None => walkthrough::run(out),
+        Some(Command::InitDb) => db::init_db_command(&database()?, out),
+        Some(Command::Serve { port }) => serve(database()?, port),
     }
 }
 
+/// How long a client may take to send a request's headers, or to start the
+/// next request on a kept-alive connection, before it is disconnected.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `serve` waits after Ctrl-C for the requests in flight.
 const GRACE: Duration = Duration::from_secs(10);
 
 // ANCHOR: serve
 /// Builds the app from its config and serves it until Ctrl-C.
-fn serve(database: &Path, port: u16) -> Result<(), Error> {
+fn serve(path: PathBuf, port: u16) -> Result<(), Error> {
     init_logging();
-    let app = create_app(Config::new(database.to_path_buf()))?;
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let ctrl_c = count_ctrl_c().map_err(Error::Serve)?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr, source })?;
-        let url = listener.local_addr().map_err(Error::Serve)?;
-        println!(
-            "Serving {} on http://{url}/ (Ctrl-C stops)",
-            database.display()
-        );
-        let serving = axum::serve(listener, app).with_graceful_shutdown(pressed(ctrl_c.clone(), 1));
-        tokio::select! {
-            served = serving.into_future() => served.map_err(Error::Serve),
-            () = grace_period(ctrl_c) => {
-                println!("Stopped without waiting longer for open connections.");
-                Ok(())
-            }
-        }
-    })
+    let app = create_app(Config::new(path.clone()))?; // SQLite, before tokio starts
+    let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
+    runtime.block_on(serve_app(app, port, &path))
 }
 
+/// Serves `app` on 127.0.0.1 with hyper, which bounds the time a client may
+/// take to send its headers (`axum::serve` sets no such limit), until Ctrl-C.
+async fn serve_app(app: Router, port: u16, path: &Path) -> Result<(), Error> {
+    let mut ctrl_c = listen_for_ctrl_c().map_err(Error::Runtime)?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .map_err(|source| Error::Bind { port, source })?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    println!("Serving {} on {url} (Ctrl-C stops)", path.display());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => { // out of file descriptors, say: let some close
+                    tracing::warn!("cannot accept a connection: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = ctrl_c.recv() => break,
+        };
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        tokio::spawn(graceful.watch(connection));
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => println!("Stopped."),
+        () = tokio::time::sleep(GRACE) => println!("Stopped without waiting longer for open requests."),
+        _ = ctrl_c.recv() => println!("Stopped at the second Ctrl-C."),
+    }
+    Ok(())
+}
 // ANCHOR_END: serve
 
-/// Counts Ctrl-C presses from this call on. Listening starts here, before the
-/// URL is printed, so a Ctrl-C right after it is never missed (tokio's
-/// `ctrl_c()` would only start listening when first polled).
-fn count_ctrl_c() -> std::io::Result<tokio::sync::watch::Receiver<u32>> {
-    #[cfg(unix)]
-    let mut presses = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    #[cfg(windows)]
-    let mut presses = tokio::signal::windows::ctrl_c()?;
-    let (count, counted) = tokio::sync::watch::channel(0);
-    tokio::spawn(async move {
-        while presses.recv().await.is_some() {
-            count.send_modify(|n| *n += 1);
-        }
-    });
-    Ok(counted)
+/// Listens for Ctrl-C from now on: called before the URL is printed, so a
+/// Ctrl-C pressed right after it is never missed.
+#[cfg(unix)]
+fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
 }
 
-/// Resolves once Ctrl-C has been pressed `times` times in all.
-async fn pressed(mut count: tokio::sync::watch::Receiver<u32>, times: u32) {
-    if count.wait_for(|n| *n >= times).await.is_err() {
-        std::future::pending::<()>().await; // no more signals will come
-    }
+#[cfg(windows)]
+fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::windows::CtrlC> {
+    tokio::signal::windows::ctrl_c()
 }
 
-/// After the first Ctrl-C, requests in flight get [`GRACE`] to finish; a
-/// second Ctrl-C, or a client that never finishes its request, ends the wait.
-async fn grace_period(count: tokio::sync::watch::Receiver<u32>) {
-    pressed(count.clone(), 1).await;
-    tokio::select! {
-        () = tokio::time::sleep(GRACE) => {}
-        () = pressed(count, 2) => {}
-    }
-}
-
-/// Logs to stderr: requests, and each connection opened and closed.
+/// Logs to stderr: each request, and each connection opened and closed.
 /// `RUST_LOG` overrides the default level.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "step03_schema_init=info,tower_http=debug".into());
+        .unwrap_or_else(|_| "step03_schema_init=info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

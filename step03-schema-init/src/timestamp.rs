@@ -86,7 +86,7 @@ impl fmt::Display for Timestamp {
 /// Why a stored value is not a timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimestampError {
-    #[error("{text:?} is not YYYY-MM-DD HH:MM:SS ({reason})")]
+    #[error("{} is not YYYY-MM-DD HH:MM:SS ({reason})", crate::error::quote(.text))]
     Malformed { text: String, reason: String },
     #[error("expected YYYY-MM-DD HH:MM:SS text, found {0}")]
     NotText(&'static str),
