@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use workspace_tests::workspace_root;
+use testkit::workspace_root;
 
 /// One `{{#include path:selector}}` found in a chapter.
 #[derive(Debug)]
@@ -202,6 +202,91 @@ fn every_chapter_is_listed_in_the_summary() {
             assert!(
                 listed.contains(&name),
                 "{name} is not in SUMMARY.md, so mdBook would skip it"
+            );
+        }
+    }
+}
+
+/// The files whose `ANCHOR` comments the book may include: every step's
+/// sources and the workspace manifest.
+fn anchored_files() -> Vec<PathBuf> {
+    let root = workspace_root();
+    let mut files = vec![root.join("Cargo.toml")];
+    let mut folders: Vec<PathBuf> = fs::read_dir(root)
+        .expect("the workspace root reads")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("step"))
+        })
+        .collect();
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).expect("a step folder reads") {
+            let path = entry.expect("readable entry").path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if path.is_dir() && name != "snapshots" && name != "target" {
+                folders.push(path);
+            } else if path.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn every_anchor_is_included_by_some_chapter() {
+    let included: Vec<(PathBuf, String)> = includes()
+        .into_iter()
+        .filter_map(|include| {
+            let target = fs::canonicalize(&include.target).ok()?;
+            Some((target, include.selector?))
+        })
+        .collect();
+    for file in anchored_files() {
+        let Ok(text) = fs::read_to_string(&file) else {
+            continue;
+        };
+        let file = fs::canonicalize(&file).expect("the file exists");
+        for line in text.lines() {
+            let Some((_, anchor)) = line.split_once("ANCHOR: ") else {
+                continue;
+            };
+            let anchor = anchor.trim();
+            assert!(
+                included
+                    .iter()
+                    .any(|(target, selector)| *target == file && selector == anchor),
+                "{}: no chapter includes the anchor `{anchor}`; include it or remove it",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_listing_names_the_file_it_comes_from() {
+    for chapter in chapters() {
+        let text = read(&chapter);
+        let lines: Vec<&str> = text.lines().collect();
+        for (index, line) in lines.iter().enumerate() {
+            let Some(rest) = line.strip_prefix("{{#include ../../") else {
+                continue;
+            };
+            let path = rest.split([':', '}']).next().unwrap_or_default();
+            if path.contains("/snapshots/") || index < 2 || !lines[index - 1].starts_with("```") {
+                continue;
+            }
+            let caption = lines[..index - 1]
+                .iter()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .copied()
+                .unwrap_or_default();
+            assert!(
+                caption.contains(path),
+                "{}: the listing of {path} has no caption naming it (found {caption:?})",
+                chapter.display()
             );
         }
     }

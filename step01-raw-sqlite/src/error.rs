@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-// ANCHOR: error
 /// An error the command line prints as one line before exiting with status 1.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -39,7 +38,6 @@ pub enum Error {
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
-// ANCHOR_END: error
 
 /// How much of a bad value an error message repeats.
 const QUOTED_CHARS: usize = 40;

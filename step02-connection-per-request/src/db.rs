@@ -29,7 +29,6 @@ use crate::error::quote;
 /// The path is relative to the folder you run the command from.
 pub const DEFAULT_DATABASE: &str = "instance/step02.sqlite";
 
-// ANCHOR: database_path
 /// Turns the value of `--database` or `DATABASE_URL` into a file path, so
 /// that one value means one file to every command.
 ///
@@ -83,9 +82,7 @@ fn url_scheme(value: &str) -> Option<&str> {
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     is_scheme.then_some(scheme)
 }
-// ANCHOR_END: database_path
 
-// ANCHOR: open
 /// Opens the database file, creating it (and its folder) when missing, and
 /// makes sure the `users` table exists. Python: `sqlite3.connect(path)`.
 pub fn open(path: &Path) -> Result<Connection, Error> {
@@ -112,7 +109,6 @@ const CREATE_USERS: &str = "
         name  TEXT NOT NULL,
         email TEXT NOT NULL UNIQUE COLLATE NOCASE
     )";
-// ANCHOR_END: open
 
 /// One row of the `users` table, as a page or JSON shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -122,7 +118,6 @@ pub struct User {
     pub email: String,
 }
 
-// ANCHOR: from_row
 impl User {
     /// Reads the columns by name, as `sqlite3.Row` lets Python do.
     fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -133,9 +128,7 @@ impl User {
         })
     }
 }
-// ANCHOR_END: from_row
 
-// ANCHOR: insert
 /// Inserts one user and returns its new id. The values travel separately
 /// from the SQL text, through the `?` placeholders.
 pub fn insert_user(conn: &Connection, name: &str, email: &str) -> rusqlite::Result<i64> {
@@ -145,7 +138,6 @@ pub fn insert_user(conn: &Connection, name: &str, email: &str) -> rusqlite::Resu
     )?;
     Ok(conn.last_insert_rowid())
 }
-// ANCHOR_END: insert
 
 /// The first `limit` users, oldest first.
 pub fn first_users(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<User>> {

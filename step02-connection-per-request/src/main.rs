@@ -15,7 +15,6 @@ use step02_connection_per_request::db::{self, Database};
 use step02_connection_per_request::{Error, pool, routes, walkthrough};
 use tokio::net::TcpListener;
 
-// ANCHOR: cli
 /// Step 2: one SQLite connection per web request, opened on first use and
 /// always closed, with a sqlx connection pool beside it.
 ///
@@ -49,7 +48,6 @@ enum Command {
         port: u16,
     },
 }
-// ANCHOR_END: cli
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

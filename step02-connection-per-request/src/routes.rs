@@ -49,7 +49,6 @@ impl AppState {
     }
 }
 
-// ANCHOR: templates
 /// The templates, compiled into the binary. A name ending in `.html` turns
 /// on HTML escaping, so a `<` in a user's name arrives as `&lt;`.
 pub fn templates() -> Result<Environment<'static>, Error> {
@@ -63,7 +62,6 @@ pub fn templates() -> Result<Environment<'static>, Error> {
     env.add_template("new_user.html", include_str!("../templates/new_user.html"))?;
     Ok(env)
 }
-// ANCHOR_END: templates
 
 // ANCHOR: app
 /// Builds the app: the per-request routes, the pooled ones beside them, and

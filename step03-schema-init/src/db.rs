@@ -37,7 +37,6 @@ pub const DEFAULT_DATABASE: &str = "instance/step03.sqlite";
 pub const SCHEMA: &str = include_str!("schema.sql");
 // ANCHOR_END: schema_const
 
-// ANCHOR: database_path
 /// Turns the value of `--database` or `DATABASE_URL` into a file path, so
 /// that one value means one file to every command.
 ///
@@ -91,7 +90,6 @@ fn url_scheme(value: &str) -> Option<&str> {
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     is_scheme.then_some(scheme)
 }
-// ANCHOR_END: database_path
 
 // ANCHOR: init_db
 /// Clears the existing data and creates new tables: runs [`SCHEMA`] on the
@@ -310,7 +308,6 @@ impl Database {
     }
 }
 
-// ANCHOR: request_db
 /// This request's connection, the counterpart of Flask's `g.db`.
 ///
 /// Cloning is cheap and every clone shares one slot: the first
@@ -367,7 +364,6 @@ impl RequestDb {
         }
     }
 }
-// ANCHOR_END: request_db
 
 impl Slot {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
@@ -387,7 +383,6 @@ impl Slot {
     }
 }
 
-// ANCHOR: drop
 /// The last line of defence: when a request is dropped half-way (the client
 /// went away), no code after an `.await` runs, but `Drop` does. It cannot
 /// await, so this rare path closes on the thread that drops it.
@@ -396,7 +391,6 @@ impl Drop for Slot {
         self.close("when the request was dropped");
     }
 }
-// ANCHOR_END: drop
 
 // ANCHOR: middleware
 /// The teardown: gives each request an unopened [`RequestDb`], runs the
@@ -424,7 +418,6 @@ pub async fn connection_per_request(
 }
 // ANCHOR_END: middleware
 
-// ANCHOR: extractor
 /// Lets a handler ask for the connection by naming it: `db: RequestDb`.
 impl<S: Send + Sync> FromRequestParts<S> for RequestDb {
     type Rejection = Error;
@@ -437,7 +430,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestDb {
             .ok_or(Error::MissingLayer)
     }
 }
-// ANCHOR_END: extractor
 
 // ANCHOR: init_app
 /// Registers the database with the routes, as flaskr's `db.init_app(app)`

@@ -59,7 +59,6 @@ pub enum Error {
 }
 // ANCHOR_END: error
 
-// ANCHOR: into_response
 /// A failed request: the detail goes to the log, inside the request's span;
 /// the client gets a bare 500, which `routes::readable_errors` words.
 impl IntoResponse for Error {
@@ -68,7 +67,6 @@ impl IntoResponse for Error {
         StatusCode::INTERNAL_SERVER_ERROR.into_response()
     }
 }
-// ANCHOR_END: into_response
 
 /// How much of a bad value a message repeats.
 const QUOTED_CHARS: usize = 40;

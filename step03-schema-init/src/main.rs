@@ -84,7 +84,6 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `serve` waits after Ctrl-C for the requests in flight.
 const GRACE: Duration = Duration::from_secs(10);
 
-// ANCHOR: serve
 /// Builds the app from its config and serves it until Ctrl-C.
 fn serve(path: PathBuf, port: u16) -> Result<(), Error> {
     init_logging();
@@ -129,7 +128,6 @@ async fn serve_app(app: Router, port: u16, path: &Path) -> Result<(), Error> {
     }
     Ok(())
 }
-// ANCHOR_END: serve
 
 /// Listens for Ctrl-C from now on: called before the URL is printed, so a
 /// Ctrl-C pressed right after it is never missed.

@@ -46,7 +46,6 @@ impl AppState {
     }
 }
 
-// ANCHOR: templates
 /// The templates, compiled into the binary. A name ending in `.html` turns
 /// on HTML escaping, so a `<` in a user's name arrives as `&lt;`.
 pub fn templates() -> Result<Environment<'static>, Error> {
@@ -61,9 +60,7 @@ pub fn templates() -> Result<Environment<'static>, Error> {
     env.add_template("new_user.html", include_str!("../templates/new_user.html"))?;
     Ok(env)
 }
-// ANCHOR_END: templates
 
-// ANCHOR: app
 /// Builds the app: the routes, and the layers every request passes through
 /// (the last one added is outermost).
 pub fn app(database: Database) -> Result<Router, Error> {
@@ -91,7 +88,6 @@ pub fn app(database: Database) -> Result<Router, Error> {
         .with_state(state);
     Ok(app)
 }
-// ANCHOR_END: app
 
 // ANCHOR: index
 /// `GET /`: every post with its author, newest first. A post that cannot be
@@ -131,7 +127,6 @@ impl From<&Post> for PostView {
     }
 }
 
-// ANCHOR: check
 /// `GET /status`: does the database answer? The source's "It works." route. Its
 /// query reads the file, so a missing, locked or broken database is a 503.
 async fn check_database(State(state): State<AppState>, db: RequestDb) -> Result<Response, Error> {
@@ -148,16 +143,13 @@ async fn check_database(State(state): State<AppState>, db: RequestDb) -> Result<
     };
     Ok((status, state.render("status.html", context! { works })?).into_response())
 }
-// ANCHOR_END: check
 
-// ANCHOR: list_users
 /// `GET /users`: two queries, one connection.
 async fn list_users(State(state): State<AppState>, db: RequestDb) -> Result<Html<String>, Error> {
     let total = db.run(db::count_users).await?;
     let users = db.run(|conn| db::first_users(conn, PAGE_SIZE)).await?;
     state.render("users.html", context! { total, users })
 }
-// ANCHOR_END: list_users
 
 /// `GET /users/new`: the empty form. It needs no database, and opens none.
 async fn new_user_form(State(state): State<AppState>) -> Result<Html<String>, Error> {
@@ -173,7 +165,6 @@ pub struct NewUser {
     pub password: String,
 }
 
-// ANCHOR: create_user
 /// `POST /users/new`: insert and redirect to the list, or show the form
 /// again with the problem and a 4xx status. A rejected form writes nothing.
 async fn create_user(
@@ -204,7 +195,6 @@ async fn create_user(
         }
     }
 }
-// ANCHOR_END: create_user
 
 /// True for a broken UNIQUE rule (here: `username`), not for other constraints.
 fn is_unique_violation(err: &rusqlite::Error) -> bool {
@@ -245,7 +235,6 @@ pub fn problem_with(username: &str, password: &str) -> Option<String> {
     None
 }
 
-// ANCHOR: user_json
 /// `GET /api/users/{id}`: one user as JSON, or a JSON error.
 async fn user_json(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error> {
     Ok(match db.run(move |conn| db::find_user(conn, id)).await? {
@@ -256,9 +245,7 @@ async fn user_json(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error
         }
     })
 }
-// ANCHOR_END: user_json
 
-// ANCHOR: readable_errors
 /// Numbers each request for the log, and gives every error answer a short
 /// readable body: JSON under `/api/`, a page elsewhere. A 5xx tells the
 /// client nothing internal, only the number the log lines carry.
@@ -307,4 +294,3 @@ async fn readable_errors(State(state): State<AppState>, request: Request, next: 
         Err(_) => (parts, status).into_response(),
     }
 }
-// ANCHOR_END: readable_errors
