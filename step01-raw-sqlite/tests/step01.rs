@@ -1,8 +1,6 @@
 //! step01-raw-sqlite: the walkthrough, `import-csv` and `list`, run as a
 //! learner runs them, with the resulting databases checked directly.
 
-use std::process::Stdio;
-
 use rusqlite::Connection;
 use testkit::Sandbox;
 
@@ -483,16 +481,11 @@ fn list_into_a_closed_pipe_ends_quietly() {
     sandbox.write("many.csv", csv);
     assert!(sandbox.run(&["import-csv", "many.csv"]).success);
 
-    let mut child = sandbox
-        .command(&["list"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take()); // like `| head -0`: the reader is gone
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{output:?}");
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    for args in [&["list"][..], &[]] {
+        let (success, stderr) = sandbox.run_into_closed_pipe(args);
+        assert!(success, "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
 }
 
 #[test]

@@ -425,3 +425,10 @@ fn http_get(address: &str, path: &str) -> String {
     stream.read_to_string(&mut answer).unwrap();
     answer
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let (success, stderr) = sandbox().run_into_closed_pipe(&[]);
+    assert!(success, "{stderr}");
+    assert_eq!(stderr, "");
+}

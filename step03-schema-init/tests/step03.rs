@@ -638,3 +638,37 @@ fn serve_answers_the_index_and_stops_on_ctrl_c() {
     assert!(stopped.success, "{}", stopped.stderr);
     assert_eq!(stopped.stdout, "Stopped.\n");
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let (success, stderr) = sandbox().run_into_closed_pipe(&[]);
+    assert!(success, "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn every_command_reads_one_setting_the_same_way_or_refuses_it() {
+    let sandbox = sandbox();
+    for value in [
+        "file:posts.db",
+        "sqlite:posts.db?mode=ro",
+        "file::memory:",
+        ":memory:",
+    ] {
+        for args in [&["init-db"][..], &["serve", "--port", "0"]] {
+            let run = sandbox.run_with_env(args, &[("DATABASE_URL", value)]);
+            assert!(!run.success, "{value} {args:?}");
+            assert!(
+                run.stderr
+                    .starts_with("error: the database setting (from --database or DATABASE_URL)"),
+                "{value} {args:?}: {}",
+                run.stderr
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(sandbox.path()).unwrap().count(),
+        0,
+        "nothing was created"
+    );
+}

@@ -115,6 +115,22 @@ impl Sandbox {
         run
     }
 
+    /// Runs the binary with its stdout already closed, as `| head -0` leaves
+    /// it, and returns whether it succeeded and what it wrote to stderr.
+    pub fn run_into_closed_pipe(&self, args: &[&str]) -> (bool, String) {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the step binary starts");
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        let output = child.wait_with_output().expect("the binary ends");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.success(), stderr)
+    }
+
     /// Runs each command line, as written for a shell in the workspace root
     /// (`VAR=value` words first, then the step's arguments), and renders the
     /// session as a terminal shows it: `$ cargo run -q -p <step> -- ...`,
