@@ -168,7 +168,7 @@ async fn send(
     let (opened, used, closed) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
     let story = match (opened, used) {
         (0, 0) if closed == 0 => "none opened: nothing asked for one".to_owned(),
-        (0, _) => format!("none opened; the pool's open one was used"),
+        (0, _) => "none opened; the pool's open one was used".to_owned(),
         _ => format!("opened {opened}, used {used}, closed {closed}"),
     };
     writeln!(out, "  connection: {story}")?;
