@@ -59,19 +59,32 @@ fn lesson_text(step: &str, file: &str) -> String {
         .collect()
 }
 
-/// What a file holds, in one line: its first doc or comment line.
+/// What a file holds, in one line: the first sentence of its leading doc
+/// comment (`//!`, `--` or `{# ... #}`).
 fn summary(step: &str, file: &str) -> String {
     let text = lesson_text(step, file);
-    let first = text.lines().find_map(|line| {
+    let mut sentence = String::new();
+    for line in text.lines() {
         let line = line.trim();
-        ["//! ", "-- ", "{# "]
+        let Some(words) = ["//! ", "-- ", "{# "]
             .iter()
             .find_map(|marker| line.strip_prefix(marker))
-    });
-    match first {
-        Some(line) => line.trim_end_matches(" #}").to_owned(),
-        None if file.ends_with(".html") => "a page template".to_owned(),
-        None => String::new(),
+        else {
+            break;
+        };
+        sentence.push_str(words.trim_end_matches(" #}"));
+        if let Some(end) = sentence
+            .find(". ")
+            .or(sentence.ends_with('.').then(|| sentence.len() - 1))
+        {
+            sentence.truncate(end + 1);
+            break;
+        }
+        sentence.push(' ');
+    }
+    match sentence.trim() {
+        "" if file.ends_with(".html") => "a page template".to_owned(),
+        words => words.to_owned(),
     }
 }
 
