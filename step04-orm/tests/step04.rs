@@ -1,0 +1,741 @@
+//! step04-orm: the models against the schema, every CRUD call through the
+//! JSON API, each bad input refused with nothing written, pagination, the
+//! pages, and the real binary.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use serde_json::{Value, json};
+use step04_orm::schema::{post, user};
+use step04_orm::{Config, create_app, db, models};
+use tempfile::TempDir;
+use testkit::{Sandbox, Served, get, post_form, send};
+
+fn sandbox() -> Sandbox {
+    Sandbox::new(env!("CARGO_BIN_EXE_step04-orm"))
+}
+
+/// An app on a fresh database in a folder the test owns.
+struct TestApp {
+    dir: TempDir,
+    app: Router,
+}
+
+impl TestApp {
+    fn new() -> TestApp {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("test.sqlite");
+        db::init_db(&path).unwrap();
+        let app = create_app(Config::testing(path)).unwrap();
+        TestApp { dir, app }
+    }
+
+    fn conn(&self) -> SqliteConnection {
+        let path = self.dir.path().join("test.sqlite");
+        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        diesel::sql_query("PRAGMA busy_timeout = 5000")
+            .execute(&mut conn)
+            .unwrap();
+        conn
+    }
+
+    /// Sends a request with a JSON body (or none) and parses the answer.
+    async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let request = Request::builder().method(method).uri(uri);
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        let (status, text) = send(&self.app, request.unwrap()).await;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        (status, value)
+    }
+
+    /// Every row of both tables, as text: to prove a request wrote nothing.
+    fn dump(&self) -> String {
+        #[derive(QueryableByName)]
+        struct Dump {
+            #[diesel(sql_type = Text)]
+            dump: String,
+        }
+        let sql = "SELECT coalesce((SELECT group_concat(id || ':' || username || ':' || password, '|') FROM user), '')
+                    || '#' || coalesce((SELECT group_concat(id || ':' || author_id || ':' || created || ':' || title || ':' || body, '|') FROM post), '') AS dump";
+        diesel::sql_query(sql)
+            .get_result::<Dump>(&mut self.conn())
+            .unwrap()
+            .dump
+    }
+
+    /// Adds a user and returns its id.
+    async fn user(&self, name: &str) -> i64 {
+        let body = json!({ "username": name, "password": "secret" });
+        let (status, answer) = self.call(Method::POST, "/api/users", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        answer["id"].as_i64().unwrap()
+    }
+
+    /// Adds a post with a fixed `created` and returns its id.
+    fn post_at(&self, author_id: i64, created: &str, title: &str) -> i64 {
+        diesel::insert_into(post::table)
+            .values((
+                post::author_id.eq(author_id),
+                post::created.eq(step04_orm::Timestamp::parse(created).unwrap()),
+                post::title.eq(title),
+                post::body.eq(format!("The body of {title}.")),
+            ))
+            .returning(post::id)
+            .get_result(&mut self.conn())
+            .unwrap()
+    }
+}
+
+#[test]
+fn walkthrough_shows_every_crud_call() {
+    let run = sandbox().run(&[]);
+    assert!(run.success, "{}", run.stderr);
+    insta::assert_snapshot!("walkthrough", run.stdout);
+}
+
+#[test]
+fn help_lists_the_commands() {
+    insta::assert_snapshot!("help", sandbox().run(&["--help"]).stdout);
+}
+
+// --- The models against the schema -----------------------------------------------
+
+/// `table!` and `schema.sql` cannot drift: the columns diesel selects for
+/// each table are the columns SQLite reports, in the same order.
+#[test]
+fn the_table_declarations_match_the_schema_sqlite_reports() {
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let test = TestApp::new();
+    let mut conn = test.conn();
+    let declared = [
+        (
+            "user",
+            diesel::debug_query::<diesel::sqlite::Sqlite, _>(
+                &user::table.select(user::all_columns),
+            )
+            .to_string(),
+        ),
+        (
+            "post",
+            diesel::debug_query::<diesel::sqlite::Sqlite, _>(
+                &post::table.select(post::all_columns),
+            )
+            .to_string(),
+        ),
+    ];
+    for (table, select) in declared {
+        let reported: Vec<String> = diesel::sql_query(format!(
+            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+        ))
+        .load::<Column>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|column| column.name)
+        .collect();
+        let selected: Vec<String> = select
+            .split(" FROM ")
+            .next()
+            .unwrap()
+            .trim_start_matches("SELECT ")
+            .split(", ")
+            .map(|column| {
+                column
+                    .rsplit('.')
+                    .next()
+                    .unwrap()
+                    .trim_matches('`')
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(selected, reported, "table {table}");
+    }
+}
+
+// --- CRUD through the API -----------------------------------------------------------
+
+#[tokio::test]
+async fn users_are_created_read_listed_changed_and_deleted() {
+    let test = TestApp::new();
+    let body = json!({ "username": " ann ", "password": "secret" });
+    let request = Request::post("/api/users")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(test.app.clone(), request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["location"], "/api/users/1");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&bytes).unwrap(),
+        json!({ "id": 1, "username": "ann" })
+    );
+    assert!(
+        !test.dump().contains(":secret"),
+        "the password was stored as typed"
+    );
+
+    assert_eq!(
+        test.call(Method::GET, "/api/users/1", None).await,
+        (StatusCode::OK, json!({ "id": 1, "username": "ann" }))
+    );
+    let (status, list) = test.call(Method::GET, "/api/users", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["items"], json!([{ "id": 1, "username": "ann" }]));
+
+    let (status, changed) = test
+        .call(
+            Method::PATCH,
+            "/api/users/1",
+            Some(json!({ "username": "anna" })),
+        )
+        .await;
+    assert_eq!(
+        (status, changed),
+        (StatusCode::OK, json!({ "id": 1, "username": "anna" }))
+    );
+    let (status, _) = test
+        .call(
+            Method::PATCH,
+            "/api/users/1",
+            Some(json!({ "password": "new secret" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    assert_eq!(
+        test.call(Method::DELETE, "/api/users/1", None).await,
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    assert_eq!(
+        test.call(Method::GET, "/api/users/1", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(test.dump(), "#");
+}
+
+#[tokio::test]
+async fn posts_are_created_read_listed_changed_and_deleted() {
+    let test = TestApp::new();
+    let ann = test.user("ann").await;
+    let body = json!({ "author_id": ann, "title": "Hello", "body": "First words.\nSecond line." });
+    let (status, created) = test.call(Method::POST, "/api/posts", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["author"], "ann");
+    assert_eq!(created["title"], "Hello");
+    assert!(
+        created["created"].as_str().unwrap().ends_with('Z'),
+        "{created}"
+    );
+
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(
+        test.call(Method::GET, &format!("/api/posts/{id}"), None)
+            .await,
+        (StatusCode::OK, created.clone())
+    );
+    let (status, changed) = test
+        .call(
+            Method::PATCH,
+            &format!("/api/posts/{id}"),
+            Some(json!({ "title": "Hi" })),
+        )
+        .await;
+    assert_eq!(
+        (status, &changed["title"], &changed["body"]),
+        (StatusCode::OK, &json!("Hi"), &created["body"])
+    );
+    let (_, list) = test.call(Method::GET, "/api/posts", None).await;
+    assert_eq!(
+        (
+            &list["total"],
+            &list["items"][0]["title"],
+            &list["unreadable"]
+        ),
+        (&json!(1), &json!("Hi"), &json!(0))
+    );
+    assert_eq!(
+        test.call(Method::DELETE, &format!("/api/posts/{id}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        test.call(Method::DELETE, &format!("/api/posts/{id}"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_user_with_posts_cannot_be_deleted() {
+    let test = TestApp::new();
+    let ann = test.user("ann").await;
+    test.post_at(ann, "2024-03-05 14:07:30", "Kept");
+    let before = test.dump();
+    let (status, answer) = test
+        .call(Method::DELETE, &format!("/api/users/{ann}"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        answer,
+        json!({ "error": "user 1 still has posts; delete them first", "field": "id" })
+    );
+    assert_eq!(test.dump(), before);
+}
+
+#[tokio::test]
+async fn a_post_for_a_missing_author_names_author_id() {
+    let test = TestApp::new();
+    let body = json!({ "author_id": 99, "title": "Orphan", "body": "?" });
+    let (status, answer) = test.call(Method::POST, "/api/posts", Some(body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        answer,
+        json!({ "error": "no user with id 99", "field": "author_id" })
+    );
+    assert_eq!(test.dump(), "#");
+}
+
+#[test]
+fn a_failed_transaction_is_rolled_back_whole() {
+    let test = TestApp::new();
+    let mut conn = test.conn();
+    models::create_user(&mut conn, "ann", "secret").unwrap();
+    let before = test.dump();
+    let outcome: Result<_, step04_orm::Error> = conn.transaction(|conn| {
+        let new_post = models::NewPost {
+            author_id: 1,
+            title: "Half",
+            body: "saved?",
+        };
+        models::create_post(conn, &new_post)?;
+        models::create_user(conn, "ann", "again")
+    });
+    let err = outcome.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "database error: UNIQUE constraint failed: user.username"
+    );
+    assert_eq!(test.dump(), before);
+}
+
+// --- Bad input: a 4xx naming the field, and nothing written ----------------------------
+
+#[tokio::test]
+async fn bad_input_is_refused_with_a_json_error_and_writes_nothing() {
+    let test = TestApp::new();
+    test.user("ann").await;
+    let before = test.dump();
+    let long_name = "x".repeat(101);
+    let json_cases: Vec<(Method, &str, Value, StatusCode, &str)> = vec![
+        (
+            Method::POST,
+            "/api/users",
+            json!({ "password": "x" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({ "username": null, "password": "x" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({ "username": 7, "password": "x" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({ "username": "", "password": "x" }),
+            StatusCode::BAD_REQUEST,
+            "username",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({ "username": "   ", "password": "x" }),
+            StatusCode::BAD_REQUEST,
+            "username",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({ "username": long_name, "password": "x" }),
+            StatusCode::BAD_REQUEST,
+            "username",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({ "username": "a\u{1b}[31m", "password": "x" }),
+            StatusCode::BAD_REQUEST,
+            "username",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({ "username": "bo", "password": "" }),
+            StatusCode::BAD_REQUEST,
+            "password",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({ "username": "ann", "password": "x" }),
+            StatusCode::CONFLICT,
+            "username",
+        ),
+        (
+            Method::PATCH,
+            "/api/users/1",
+            json!({ "role": "admin" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "role",
+        ),
+        (
+            Method::PATCH,
+            "/api/users/1",
+            json!({}),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            Method::PATCH,
+            "/api/users/99",
+            json!({ "username": "zed" }),
+            StatusCode::NOT_FOUND,
+            "id",
+        ),
+        (
+            Method::POST,
+            "/api/posts",
+            json!({ "author_id": "1", "title": "t", "body": "b" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "author_id",
+        ),
+        (
+            Method::POST,
+            "/api/posts",
+            json!({ "author_id": 1, "title": " ", "body": "b" }),
+            StatusCode::BAD_REQUEST,
+            "title",
+        ),
+        (
+            Method::PATCH,
+            "/api/posts/1",
+            json!({ "title": "t" }),
+            StatusCode::NOT_FOUND,
+            "id",
+        ),
+    ];
+    for (method, uri, body, status, field) in json_cases {
+        let shown = format!("{method} {uri} {body}");
+        let (got, answer) = test.call(method, uri, Some(body)).await;
+        assert_eq!(got, status, "{shown}: {answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        let names_field = answer["field"] == field || error.contains(field);
+        assert!(
+            names_field,
+            "{shown}: the answer does not name `{field}`: {answer}"
+        );
+        assert!(error.len() < 300, "{shown}: {answer}");
+        assert_eq!(test.dump(), before, "{shown} wrote something");
+    }
+
+    let raw_cases = [
+        (
+            Request::post("/api/users")
+                .header("content-type", "application/json")
+                .body(Body::from("{\"username\": ")),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Request::post("/api/users")
+                .header("content-type", "text/plain")
+                .body(Body::from("{}")),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            Request::post("/api/users").body(Body::from("{}")),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            Request::post("/api/users")
+                .header("content-type", "application/json")
+                .body(Body::from(format!(
+                    "{{\"username\": \"{}\"}}",
+                    "x".repeat(20_000)
+                ))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            Request::get("/api/users/99999999999999999999").body(Body::empty()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Request::get("/api/users/-1").body(Body::empty()),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Request::put("/api/users/1").body(Body::empty()),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            Request::get("/api/nothing").body(Body::empty()),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (request, status) in raw_cases {
+        let request = request.unwrap();
+        let shown = format!("{} {}", request.method(), request.uri());
+        let (got, text) = send(&test.app, request).await;
+        assert_eq!(got, status, "{shown}: {text}");
+        let answer: Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{shown}: not JSON: {text}"));
+        assert!(
+            answer["error"].is_string() && text.len() < 400,
+            "{shown}: {text}"
+        );
+        assert_eq!(test.dump(), before, "{shown} wrote something");
+    }
+}
+
+// --- Pagination --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn pagination_edges() {
+    let test = TestApp::new();
+    let (_, empty) = test.call(Method::GET, "/api/posts", None).await;
+    assert_eq!(
+        (
+            &empty["items"],
+            &empty["total"],
+            &empty["pages"],
+            &empty["next"]
+        ),
+        (&json!([]), &json!(0), &json!(0), &Value::Null)
+    );
+
+    let ann = test.user("ann").await;
+    for n in 1..=25 {
+        test.post_at(
+            ann,
+            &format!("2024-03-{n:02} 12:00:00"),
+            &format!("Post {n}"),
+        );
+    }
+    let (_, first) = test.call(Method::GET, "/api/posts", None).await;
+    assert_eq!(
+        (
+            &first["per_page"],
+            &first["pages"],
+            &first["prev"],
+            &first["next"]
+        ),
+        (&json!(10), &json!(3), &Value::Null, &json!(2))
+    );
+    assert_eq!(first["items"][0]["title"], "Post 25", "newest first");
+    let (_, last) = test.call(Method::GET, "/api/posts?page=3", None).await;
+    assert_eq!(
+        (
+            last["items"].as_array().unwrap().len(),
+            &last["next"],
+            &last["prev"]
+        ),
+        (5, &Value::Null, &json!(2))
+    );
+    let (status, past) = test.call(Method::GET, "/api/posts?page=9", None).await;
+    assert_eq!(
+        (status, &past["items"], &past["prev"]),
+        (StatusCode::OK, &json!([]), &json!(3))
+    );
+    let (_, capped) = test
+        .call(Method::GET, "/api/posts?per_page=1000", None)
+        .await;
+    assert_eq!(
+        (
+            &capped["per_page"],
+            capped["items"].as_array().unwrap().len()
+        ),
+        (&json!(100), 25)
+    );
+    for bad in ["page=0", "page=-1", "page=abc", "per_page=0", "page=1.5"] {
+        let (status, answer) = test
+            .call(Method::GET, &format!("/api/posts?{bad}"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        let field = bad.split('=').next().unwrap();
+        assert_eq!(answer["field"], field, "{bad}: {answer}");
+    }
+    let (status, page) = send(&test.app, get("/?page=zero")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("page must be a whole number from 1"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn search_takes_like_wildcards_literally() {
+    let test = TestApp::new();
+    for name in ["ann", "a_n", "50%off", "bob"] {
+        test.user(name).await;
+    }
+    for (search, expected) in [
+        ("n", vec!["ann", "a_n"]),
+        ("_", vec!["a_n"]),
+        ("%", vec!["50%off"]),
+        ("zz", vec![]),
+    ] {
+        let uri = format!("/api/users?search={}", search.replace('%', "%25"));
+        let (_, answer) = test.call(Method::GET, &uri, None).await;
+        let names: Vec<&str> = answer["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, expected, "search {search:?}");
+        assert_eq!(answer["total"], expected.len());
+    }
+}
+
+// --- Pages ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_index_shows_a_page_of_posts_newest_first() {
+    let test = TestApp::new();
+    let ann = test.user("ann").await;
+    let bo = test.user("bo").await;
+    test.post_at(ann, "2024-03-05 14:07:30", "Oldest");
+    test.post_at(bo, "2024-03-11 17:28:30", "Newest <b>& bold</b>");
+    test.post_at(ann, "2024-03-08 09:00:00", "Middle");
+    let (status, html) = send(&test.app, get("/?per_page=2")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("&lt;b&gt;&amp; bold&lt;&#x2f;b&gt;") && !html.contains("Oldest"),
+        "{html}"
+    );
+    insta::assert_snapshot!("index_page", html);
+}
+
+#[tokio::test]
+async fn an_unreadable_post_is_left_out_counted_and_the_rest_shown() {
+    let test = TestApp::new();
+    let ann = test.user("ann").await;
+    test.post_at(ann, "2024-03-05 14:07:30", "Fine");
+    diesel::sql_query("INSERT INTO post (author_id, created, title, body) VALUES (1, 'last Tuesday', 'Broken', '')")
+        .execute(&mut test.conn())
+        .unwrap();
+    let (status, html) = send(&test.app, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Fine")
+            && !html.contains("Broken")
+            && html.contains("1 post could not be shown"),
+        "{html}"
+    );
+    let (status, answer) = test.call(Method::GET, "/api/posts", None).await;
+    assert_eq!(
+        (
+            status,
+            &answer["unreadable"],
+            answer["items"].as_array().unwrap().len()
+        ),
+        (StatusCode::OK, &json!(1), 1)
+    );
+}
+
+#[tokio::test]
+async fn the_users_form_adds_a_user_and_shows_the_list() {
+    let test = TestApp::new();
+    let (status, _) = send(
+        &test.app,
+        post_form("/users/new", "username=ann&password=secret"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, page) = send(
+        &test.app,
+        post_form("/users/new", "username=ann&password=other"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        page.contains("User &quot;ann&quot; is already registered."),
+        "{page}"
+    );
+    let (status, page) = send(&test.app, get("/users?search=an")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<li>ann</li>"), "{page}");
+}
+
+#[tokio::test]
+async fn the_status_check_reads_the_tables() {
+    let test = TestApp::new();
+    assert_eq!(send(&test.app, get("/status")).await.0, StatusCode::OK);
+    diesel::sql_query("DROP TABLE post")
+        .execute(&mut test.conn())
+        .unwrap();
+    diesel::sql_query("DROP TABLE user")
+        .execute(&mut test.conn())
+        .unwrap();
+    let (status, page) = send(&test.app, get("/status")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.contains("Something is broken.") && !page.contains("no such table"),
+        "{page}"
+    );
+}
+
+// --- The real binary -----------------------------------------------------------------------
+
+#[test]
+fn init_db_then_serve_answers_and_stops_on_ctrl_c() {
+    let sandbox = sandbox();
+    let run = sandbox.run(&["init-db"]);
+    assert_eq!(run.stdout, "Initialized the database.\n");
+    let served = Served::start(&sandbox, &[], &[]);
+    assert!(
+        served
+            .first_line
+            .starts_with("Serving instance/step04.sqlite on http://127.0.0.1:")
+    );
+    let stopped = served.stop();
+    assert!(stopped.success, "{}", stopped.stderr);
+    assert_eq!(stopped.stdout, "Stopped.\n");
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let (success, stderr) = sandbox().run_into_closed_pipe(&[]);
+    assert!(success, "{stderr}");
+    assert_eq!(stderr, "");
+}
