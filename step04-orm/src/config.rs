@@ -10,7 +10,6 @@ use axum::Router;
 use crate::db::{self, Database};
 use crate::{Error, routes};
 
-// ANCHOR: config
 /// What an app is built from: Flask's `app.config`, reduced to what this
 /// step reads.
 #[derive(Debug, Clone)]
@@ -39,9 +38,7 @@ impl Config {
         }
     }
 }
-// ANCHOR_END: config
 
-// ANCHOR: create_app
 /// Builds the app on the configured database, which must hold the tables
 /// (`init-db`): a missing one is an error now, not a 500 on every request.
 pub fn create_app(config: Config) -> Result<Router, Error> {
@@ -49,4 +46,3 @@ pub fn create_app(config: Config) -> Result<Router, Error> {
     tracing::info!(testing = config.testing, "creating the app");
     routes::app(Database::new(config.database)?)
 }
-// ANCHOR_END: create_app

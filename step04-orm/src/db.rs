@@ -30,11 +30,9 @@ use crate::error::quote;
 /// The path is relative to the folder you run the command from.
 pub const DEFAULT_DATABASE: &str = "instance/step04.sqlite";
 
-// ANCHOR: schema_const
 /// The schema, compiled into the binary: the counterpart of Flask's
 /// `current_app.open_resource("schema.sql")`, with no file to lose at run time.
 pub const SCHEMA: &str = include_str!("schema.sql");
-// ANCHOR_END: schema_const
 
 /// Turns the value of `--database` or `DATABASE_URL` into a file path, so
 /// that one value means one file to every command.
@@ -300,7 +298,6 @@ impl Drop for Slot {
     }
 }
 
-// ANCHOR: middleware
 /// The teardown: gives each request an unopened [`RequestDb`], runs the
 /// handler, then closes the connection whether the handler answered, failed
 /// or panicked. Like Flask's `close_db(e)`, it knows how the request ended.
@@ -324,7 +321,6 @@ pub async fn connection_per_request(
         }
     }
 }
-// ANCHOR_END: middleware
 
 /// Lets a handler ask for the connection by naming it: `db: RequestDb`.
 impl<S: Send + Sync> FromRequestParts<S> for RequestDb {
@@ -339,7 +335,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestDb {
     }
 }
 
-// ANCHOR: init_app
 /// Registers the database with the routes, as flaskr's `db.init_app(app)`
 /// does: every request gets its connection, closed when the request ends.
 pub fn init_app<S>(routes: Router<S>, database: Database) -> Router<S>
@@ -351,4 +346,3 @@ where
         connection_per_request,
     ))
 }
-// ANCHOR_END: init_app

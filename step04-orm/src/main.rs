@@ -14,7 +14,6 @@ use hyper_util::service::TowerToHyperService;
 use step04_orm::{Config, Error, create_app, db, walkthrough};
 use tokio::net::TcpListener;
 
-// ANCHOR: cli
 /// Step 4: step 3's blog tables through the diesel ORM: CRUD, a JSON API,
 /// pages and pagination, on a pool of connections.
 ///
@@ -50,7 +49,6 @@ enum Command {
         port: u16,
     },
 }
-// ANCHOR_END: cli
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -164,6 +164,18 @@ pub fn find_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Use
 }
 
 /// `User.query.filter_by(username=...).first()`.
+///
+/// diesel checks column names when the program compiles; a typo does not
+/// build (this example must fail to compile, and `cargo test` checks it):
+///
+/// ```compile_fail
+/// use diesel::prelude::*;
+/// use step04_orm::schema::user;
+///
+/// fn misspelled(conn: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
+///     user::table.filter(user::usrname.eq("ann")).select(user::id).load(conn)
+/// }
+/// ```
 pub fn user_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option<User>> {
     user::table
         .filter(user::username.eq(name))
@@ -236,13 +248,11 @@ pub fn update_user(
     Ok(updated)
 }
 
-// ANCHOR: delete_user
 /// `db.session.delete(user)`: how many rows went (0 or 1). With foreign keys
 /// on, a user who still has posts cannot go: that is a ForeignKeyViolation.
 pub fn delete_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<usize> {
     diesel::delete(user::table.find(id)).execute(conn)
 }
-// ANCHOR_END: delete_user
 
 /// A post with its author's username, as pages and JSON show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

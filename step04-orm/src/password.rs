@@ -8,7 +8,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use crate::Error;
 
-// ANCHOR: password
 /// Hashes `password` with argon2id and a fresh random salt. The result is a
 /// PHC string (`$argon2id$v=19$m=...$salt$hash`) that carries everything
 /// [`verify`] needs, so it is all the `password` column holds.
@@ -29,4 +28,3 @@ pub fn verify(password: &str, stored: &str) -> bool {
             .is_ok()
     })
 }
-// ANCHOR_END: password

@@ -98,7 +98,6 @@ fn pages() -> Router<AppState> {
 
 // --- Pages --------------------------------------------------------------------
 
-// ANCHOR: index
 /// `GET /?page=N`: the posts with their authors, newest first, a page at a
 /// time. A post that cannot be read is left out and logged, and the page
 /// says how many were.
@@ -118,7 +117,6 @@ async fn index(
         .render("index.html", context! { posts, unreadable })?
         .into_response())
 }
-// ANCHOR_END: index
 
 /// A post as the template sees it, its date already formatted.
 #[derive(Debug, Serialize)]
@@ -203,7 +201,6 @@ pub struct NewUser {
     pub password: String,
 }
 
-// ANCHOR: create_user
 /// `POST /users/new`: insert and redirect to the list, or show the form
 /// again with the problem and a 4xx status. A rejected form writes nothing.
 async fn create_user(
@@ -230,7 +227,6 @@ async fn create_user(
         }
     }
 }
-// ANCHOR_END: create_user
 
 /// The form again, with the message; the password is never sent back.
 fn form_again(

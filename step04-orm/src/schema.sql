@@ -1,7 +1,6 @@
 -- The tables of flaskr's blog: users, and the posts they write.
 -- `init-db` runs this whole file, so running it again starts over empty.
 
--- ANCHOR: schema
 -- Drop the table that points at the other one first: that order also works
 -- on a connection that enforces foreign keys.
 DROP TABLE IF EXISTS post;
@@ -21,4 +20,3 @@ CREATE TABLE post (
     body      TEXT NOT NULL,
     FOREIGN KEY (author_id) REFERENCES user (id)
 );
--- ANCHOR_END: schema
