@@ -261,15 +261,11 @@ impl RequestDb {
         tokio::task::spawn_blocking(work).await?
     }
 
-    /// Gives the connection back if this request took one (Flask's `close_db`).
+    /// Gives the connection back if this request took one (Flask's
+    /// `close_db`). That only returns it to the pool, which never blocks, so
+    /// unlike closing a SQLite connection it needs no blocking thread.
     async fn close(&self, outcome: String) {
-        if self.0.lock().is_none() {
-            return; // never opened: nothing to close, no thread to borrow
-        }
-        let slot = Arc::clone(&self.0);
-        if let Err(err) = tokio::task::spawn_blocking(move || slot.close(&outcome)).await {
-            tracing::warn!("closing the connection failed: {err}");
-        }
+        self.0.close(&outcome);
     }
 }
 
