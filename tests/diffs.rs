@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 use similar::{ChangeTag, TextDiff};
 use testkit::workspace_root;
 
-const STEPS: [&str; 4] = [
+const STEPS: [&str; 5] = [
     "step01-raw-sqlite",
     "step02-connection-per-request",
     "step03-schema-init",
     "step04-orm",
+    "step05-relationships",
 ];
 const FOLDERS: [&str; 3] = ["src", "templates", "migrations"];
 const NARRATION: &str = "src/walkthrough.rs";

@@ -1,0 +1,570 @@
+//! step05-relationships: relations and aggregates on fixed data, the query
+//! count that proves there is no N+1, integrity, flaskr's whole test list
+//! rebuilt against this app, the session cookie and the cross-site check.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use diesel::prelude::*;
+use step05_relationships::models::{self, NewPost, Page};
+use step05_relationships::schema::post;
+use step05_relationships::{Config, Timestamp, create_app, db};
+use tempfile::TempDir;
+use testkit::{Sandbox, Served, send};
+
+fn sandbox() -> Sandbox {
+    Sandbox::new(env!("CARGO_BIN_EXE_step05-relationships"))
+}
+
+// --- flaskr's fixtures: an app on a fresh database holding `test` and `other` ---
+
+struct Blog {
+    dir: TempDir,
+    app: Router,
+    /// The session cookie the browser holds, as `session=...`.
+    cookie: Option<String>,
+}
+
+impl Blog {
+    /// flaskr's `app` fixture with its `data.sql`: two users, one post.
+    fn new() -> Blog {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("test.sqlite");
+        db::init_db(&path).unwrap();
+        let blog = Blog {
+            app: create_app(Config::testing(path)).unwrap(),
+            dir,
+            cookie: None,
+        };
+        let conn = &mut blog.conn();
+        models::create_user(conn, "test", "test").unwrap();
+        models::create_user(conn, "other", "other").unwrap();
+        diesel::insert_into(post::table)
+            .values((
+                post::author_id.eq(1),
+                post::created.eq(Timestamp::parse("2018-01-01 00:00:00").unwrap()),
+                post::title.eq("test title"),
+                post::body.eq("test\nbody"),
+            ))
+            .execute(conn)
+            .unwrap();
+        blog
+    }
+
+    fn conn(&self) -> SqliteConnection {
+        let path = self.dir.path().join("test.sqlite");
+        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        diesel::sql_query("PRAGMA foreign_keys = ON")
+            .execute(&mut conn)
+            .unwrap();
+        conn
+    }
+
+    /// Sends a request as a browser would: with the cookie, keeping any new one.
+    async fn send(&mut self, request: axum::http::request::Builder, body: &str) -> Answer {
+        let mut request = request.header(header::HOST, "blog.test");
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let request = request.body(Body::from(body.to_owned())).unwrap();
+        let response = tower::ServiceExt::oneshot(self.app.clone(), request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let set_cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        if let Some(set_cookie) = &set_cookie {
+            let pair = set_cookie.split(';').next().unwrap();
+            self.cookie = (!pair.ends_with('=')).then(|| pair.to_owned());
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Answer {
+            status,
+            location,
+            set_cookie,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn get(&mut self, uri: &str) -> Answer {
+        self.send(Request::get(uri), "").await
+    }
+
+    async fn post(&mut self, uri: &str, form: &str) -> Answer {
+        let request =
+            Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(request, form).await
+    }
+
+    /// flaskr's `auth.login()`, by default as `test`.
+    async fn login(&mut self, username: &str, password: &str) -> Answer {
+        self.post(
+            "/auth/login",
+            &format!("username={username}&password={password}"),
+        )
+        .await
+    }
+
+    fn post_count(&self) -> i64 {
+        post::table.count().get_result(&mut self.conn()).unwrap()
+    }
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+// --- The walkthrough and --help ------------------------------------------------------
+
+#[test]
+fn walkthrough_shows_relations_aggregates_and_the_plan() {
+    let run = sandbox().run(&[]);
+    assert!(run.success, "{}", run.stderr);
+    insta::assert_snapshot!("walkthrough", run.stdout);
+}
+
+#[test]
+fn help_lists_the_commands() {
+    insta::assert_snapshot!("help", sandbox().run(&["--help"]).stdout);
+}
+
+// --- Relations, the query count, aggregates, integrity ------------------------------------
+
+/// Adds `count` users, user `n` with `n % 3` posts.
+fn fill(conn: &mut SqliteConnection, count: usize) {
+    for n in 1..=count {
+        let user = models::create_user(conn, &format!("user{n:02}"), "pw").unwrap();
+        for p in 0..n % 3 {
+            let title = format!("post {p} of user {n}");
+            models::create_post(
+                conn,
+                &NewPost {
+                    author_id: user.id,
+                    title: &title,
+                    body: "b",
+                },
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn loading_users_with_their_posts_costs_the_same_queries_for_1_or_50_users() {
+    let blog = Blog::new();
+    let conn = &mut blog.conn();
+    fill(conn, 48); // 50 users with `test` and `other`
+    let page = |per_page| Page {
+        number: 1,
+        per_page,
+    };
+    let (one, one_count) = db::count_selects(conn, |conn| models::users_with_posts(conn, page(1)));
+    let (fifty, fifty_count) =
+        db::count_selects(conn, |conn| models::users_with_posts(conn, page(50)));
+    assert_eq!((one.unwrap().len(), fifty.as_ref().unwrap().len()), (1, 50));
+    assert_eq!(
+        one_count, fifty_count,
+        "the number of SELECTs grew with the users"
+    );
+    assert_eq!(fifty_count, 2);
+    // Every post came back to its own author.
+    for (user, posts) in fifty.unwrap() {
+        assert!(
+            posts.iter().all(|post| post.author_id == user.id),
+            "{user:?}"
+        );
+    }
+}
+
+#[test]
+fn relations_and_aggregates_on_fixed_data() {
+    let blog = Blog::new();
+    let conn = &mut blog.conn();
+    fill(conn, 4); // user01: 1 post, user02: 2, user03: 0, user04: 1
+    let test = models::user_by_username(conn, "test").unwrap().unwrap();
+    let page = Page {
+        number: 1,
+        per_page: 10,
+    };
+    let titles: Vec<String> = models::posts_of(conn, &test, page)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| p.title)
+        .collect();
+    assert_eq!(titles, ["test title"]);
+    assert_eq!(models::count_users(conn).unwrap(), 6);
+    let per_user = models::posts_per_user(conn).unwrap();
+    let expected = [
+        ("user02", 2),
+        ("test", 1),
+        ("user01", 1),
+        ("user04", 1),
+        ("other", 0),
+        ("user03", 0),
+    ];
+    let expected: Vec<(String, i64)> = expected.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+    assert_eq!(per_user, expected);
+    assert_eq!(
+        models::average_posts_per_user(conn).unwrap(),
+        Some(5.0 / 6.0)
+    );
+}
+
+#[tokio::test]
+async fn the_foreign_key_refuses_orphans_and_keeps_authors_with_posts() {
+    let mut blog = Blog::new();
+    let orphan = NewPost {
+        author_id: 99,
+        title: "t",
+        body: "b",
+    };
+    let err = models::create_post(&mut blog.conn(), &orphan).unwrap_err();
+    assert_eq!(err.to_string(), "FOREIGN KEY constraint failed");
+    let answer = blog.send(Request::delete("/api/users/1"), "").await;
+    assert_eq!(answer.status, StatusCode::CONFLICT);
+    assert_eq!(blog.post_count(), 1);
+}
+
+#[tokio::test]
+async fn the_json_view_of_the_relations() {
+    let mut blog = Blog::new();
+    let answer = blog.get("/api/users/1/posts").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let page: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(
+        (&page["total"], &page["items"][0]["title"]),
+        (&serde_json::json!(1), &serde_json::json!("test title"))
+    );
+    let answer = blog.get("/api/posts?author=other").await;
+    assert!(answer.body.contains("\"total\":0"), "{}", answer.body);
+    assert_eq!(
+        blog.get("/api/posts?author=nobody").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        blog.get("/api/users/99/posts").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+// --- flaskr's tests: auth -----------------------------------------------------------------
+
+#[tokio::test]
+async fn register() {
+    let mut blog = Blog::new();
+    assert_eq!(blog.get("/auth/register").await.status, StatusCode::OK);
+    let answer = blog.post("/auth/register", "username=a&password=a").await;
+    assert_eq!(answer.location.as_deref(), Some("/auth/login"));
+    let stored = models::user_by_username(&mut blog.conn(), "a").unwrap();
+    assert!(stored.is_some());
+}
+
+#[tokio::test]
+async fn register_validate_input() {
+    let mut blog = Blog::new();
+    for (username, password, message) in [
+        ("", "", "Username is required."),
+        ("a", "", "Password is required."),
+        ("test", "test", "User test is already registered."),
+    ] {
+        let answer = blog
+            .post(
+                "/auth/register",
+                &format!("username={username}&password={password}"),
+            )
+            .await;
+        assert!(
+            answer.body.contains(message),
+            "{username:?}: {}",
+            answer.body
+        );
+        assert!(answer.status.is_client_error());
+    }
+}
+
+#[tokio::test]
+async fn login() {
+    let mut blog = Blog::new();
+    assert_eq!(blog.get("/auth/login").await.status, StatusCode::OK);
+    let answer = blog.login("test", "test").await;
+    assert_eq!(answer.location.as_deref(), Some("/"));
+    let page = blog.get("/").await;
+    assert!(
+        page.body.contains("<span class=\"who\">test</span>"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn login_validate_input() {
+    let mut blog = Blog::new();
+    for (username, password, message) in [
+        ("a", "test", "Incorrect username."),
+        ("test", "a", "Incorrect password."),
+    ] {
+        let answer = blog.login(username, password).await;
+        assert!(answer.body.contains(message), "{}", answer.body);
+        assert!(blog.cookie.is_none(), "a failed login started a session");
+    }
+}
+
+#[tokio::test]
+async fn logout() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    let answer = blog.get("/auth/logout").await;
+    assert_eq!(answer.location.as_deref(), Some("/"));
+    assert!(blog.cookie.is_none(), "the session cookie is still there");
+    assert!(blog.get("/").await.body.contains("Log In"));
+}
+
+// --- flaskr's tests: blog -----------------------------------------------------------------
+
+#[tokio::test]
+async fn index() {
+    let mut blog = Blog::new();
+    let page = blog.get("/").await.body;
+    assert!(
+        page.contains("Log In") && page.contains("Register"),
+        "{page}"
+    );
+    blog.login("test", "test").await;
+    let page = blog.get("/").await.body;
+    assert!(
+        page.contains("Log Out") && page.contains("test title"),
+        "{page}"
+    );
+    assert!(
+        page.contains("by test on <time datetime=\"2018-01-01T00:00:00Z\">2018-01-01</time>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("test\nbody") && page.contains("href=\"/1/update\""),
+        "{page}"
+    );
+    insta::assert_snapshot!("index_page", page);
+}
+
+#[tokio::test]
+async fn login_required() {
+    let mut blog = Blog::new();
+    for path in ["/create", "/1/update", "/1/delete"] {
+        let answer = blog.post(path, "").await;
+        assert_eq!(answer.location.as_deref(), Some("/auth/login"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn author_required() {
+    let mut blog = Blog::new();
+    diesel::update(post::table.find(1))
+        .set(post::author_id.eq(2))
+        .execute(&mut blog.conn())
+        .unwrap();
+    blog.login("test", "test").await;
+    assert_eq!(
+        blog.post("/1/update", "title=x&body=y").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        blog.post("/1/delete", "").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(
+        !blog.get("/").await.body.contains("href=\"/1/update\""),
+        "another's post has an edit link"
+    );
+}
+
+#[tokio::test]
+async fn exists_required() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    assert_eq!(
+        blog.post("/2/update", "title=x&body=y").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        blog.post("/2/delete", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn create() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    assert_eq!(blog.get("/create").await.status, StatusCode::OK);
+    let answer = blog.post("/create", "title=created&body=").await;
+    assert_eq!(answer.location.as_deref(), Some("/"));
+    assert_eq!(blog.post_count(), 2);
+}
+
+#[tokio::test]
+async fn update() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    assert_eq!(blog.get("/1/update").await.status, StatusCode::OK);
+    blog.post("/1/update", "title=updated&body=").await;
+    let post = models::find_post(&mut blog.conn(), 1).unwrap().unwrap();
+    assert_eq!(post.post.title, "updated");
+}
+
+#[tokio::test]
+async fn create_update_validate() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    for path in ["/create", "/1/update"] {
+        let answer = blog.post(path, "title=&body=").await;
+        assert!(
+            answer.body.contains("Title is required."),
+            "{path}: {}",
+            answer.body
+        );
+    }
+    assert_eq!(blog.post_count(), 1);
+}
+
+#[tokio::test]
+async fn delete() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    let answer = blog.post("/1/delete", "").await;
+    assert_eq!(answer.location.as_deref(), Some("/"));
+    assert_eq!(blog.post_count(), 0);
+}
+
+// --- The session cookie and cross-site requests ----------------------------------------------
+
+#[tokio::test]
+async fn the_session_cookie_is_signed_http_only_and_same_site() {
+    let mut blog = Blog::new();
+    let answer = blog.login("test", "test").await;
+    let set_cookie = answer.set_cookie.unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let value = blog.cookie.clone().unwrap();
+    assert_ne!(value, "session=1", "the id is not signed");
+}
+
+#[tokio::test]
+async fn a_tampered_or_forged_cookie_is_no_session() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    let signed = blog.cookie.clone().unwrap();
+    assert!(signed.ends_with('1'), "{signed}");
+    let tampered = format!("{}2", &signed[..signed.len() - 1]); // now says user 2
+    for cookie in [
+        tampered,
+        "session=1".to_owned(),
+        "session=garbage".to_owned(),
+    ] {
+        blog.cookie = Some(cookie.clone());
+        let page = blog.get("/").await;
+        assert!(
+            page.body.contains("Log In"),
+            "{cookie} was taken as logged in"
+        );
+        assert_eq!(
+            blog.post("/create", "title=sneaky&body=")
+                .await
+                .location
+                .as_deref(),
+            Some("/auth/login")
+        );
+    }
+    assert_eq!(blog.post_count(), 1);
+}
+
+#[tokio::test]
+async fn a_form_posted_from_another_site_is_refused() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    let form = |origin_header: (&'static str, &'static str)| {
+        Request::post("/create")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(origin_header.0, origin_header.1)
+    };
+    for cross_site in [
+        ("origin", "http://evil.example"),
+        ("origin", "null"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let answer = blog.send(form(cross_site), "title=forged&body=").await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{cross_site:?}");
+        assert!(
+            answer.body.contains("came from another site"),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(blog.post_count(), 1);
+    let own_page = blog
+        .send(form(("origin", "http://blog.test")), "title=mine&body=")
+        .await;
+    assert_eq!(own_page.location.as_deref(), Some("/"));
+    assert_eq!(blog.post_count(), 2);
+}
+
+// --- The real binary and its secret key ---------------------------------------------------------
+
+#[test]
+fn serve_generates_a_secret_key_once_and_keeps_it() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["init-db"]).success);
+    let served = Served::start(&sandbox, &[], &[]);
+    assert!(
+        served
+            .first_line
+            .starts_with("Serving instance/step05.sqlite on http://127.0.0.1:")
+    );
+    assert!(served.stop().success);
+    let key_file = sandbox.path().join("instance/step05-secret-key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(key.trim().len(), 128);
+    assert!(key.trim().chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(Served::start(&sandbox, &[], &[]).stop().success);
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        key,
+        "the key changed"
+    );
+
+    let run = sandbox.run_with_env(&["serve", "--port", "0"], &[("SECRET_KEY", "too-short")]);
+    assert!(!run.success);
+    assert_eq!(
+        run.stderr,
+        "error: the secret key: SECRET_KEY must be 128 hex digits (64 bytes)\n"
+    );
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let (success, stderr) = sandbox().run_into_closed_pipe(&[]);
+    assert!(success, "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[tokio::test]
+async fn pages_without_a_login_still_answer() {
+    let blog = Blog::new();
+    for uri in ["/status", "/users", "/users/new", "/auth/login"] {
+        let (status, _) = send(&blog.app, testkit::get(uri)).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+    }
+}
