@@ -27,7 +27,6 @@ pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest post body accepted, in characters.
 pub const MAX_BODY_CHARS: usize = 10_000;
 
-// ANCHOR: router
 /// The API's routes, for any app state: they need only the request's
 /// connection.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
@@ -44,7 +43,6 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             get(get_post).patch(update_post).delete(delete_post),
         )
 }
-// ANCHOR_END: router
 
 // --- Pagination ---------------------------------------------------------------
 
@@ -58,7 +56,6 @@ pub struct ListQuery {
     pub author: Option<String>,
 }
 
-// ANCHOR: page_from
 impl ListQuery {
     /// The page asked for: `page` from 1 (default 1), `per_page` from 1
     /// (default [`PER_PAGE`], at most [`MAX_PER_PAGE`]). `Err` names the
@@ -87,7 +84,6 @@ fn whole_number(
         )),
     }
 }
-// ANCHOR_END: page_from
 
 // --- Checking input ---------------------------------------------------------------
 
@@ -161,7 +157,6 @@ pub struct UserInput {
     password: String,
 }
 
-// ANCHOR: create_user
 /// `POST /api/users`: 201 with the new user (never the hash), 400 naming
 /// the field at fault, or 409 if the username is taken.
 async fn create_user(db: RequestDb, Json(input): Json<UserInput>) -> Result<Response, Error> {
@@ -189,7 +184,6 @@ async fn create_user(db: RequestDb, Json(input): Json<UserInput>) -> Result<Resp
         }
     })
 }
-// ANCHOR_END: create_user
 
 /// `GET /api/users?page=N&per_page=M&search=TEXT`.
 async fn list_users(db: RequestDb, Query(query): Query<ListQuery>) -> Result<Response, Error> {
@@ -280,7 +274,6 @@ async fn update_user(
     })
 }
 
-// ANCHOR: delete_user
 /// `DELETE /api/users/{id}`: 204, or 409 while the user still has posts
 /// (the foreign key refuses; nothing is deleted), or 404.
 async fn delete_user(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error> {
@@ -298,7 +291,6 @@ async fn delete_user(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Err
         Err(err) => return Err(err),
     })
 }
-// ANCHOR_END: delete_user
 
 /// `POST /api/posts`'s body.
 #[derive(Debug, Deserialize)]

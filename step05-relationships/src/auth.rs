@@ -105,7 +105,6 @@ async fn register_form(
     )
 }
 
-// ANCHOR: register
 /// `POST /auth/register`: creates the user and sends them to log in, or
 /// shows the form again with flaskr's message.
 async fn register(
@@ -145,7 +144,6 @@ async fn register(
     }
     Ok(Redirect::to("/auth/login").into_response())
 }
-// ANCHOR_END: register
 
 async fn login_form(
     State(templates): State<Arc<Environment<'static>>>,

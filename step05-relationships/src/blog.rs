@@ -34,7 +34,6 @@ where
         .route("/{id}/delete", post(delete))
 }
 
-// ANCHOR: index
 /// `GET /?page=N`: the posts with their authors, newest first, a page at a
 /// time; the logged-in user's own posts carry an edit link.
 async fn index(
@@ -57,7 +56,6 @@ async fn index(
     )?
     .into_response())
 }
-// ANCHOR_END: index
 
 /// A post as the template sees it, its date already formatted.
 #[derive(Debug, Serialize)]
@@ -117,7 +115,6 @@ async fn create_form(
     Ok(render(&templates, "create.html", values)?.into_response())
 }
 
-// ANCHOR: create
 /// `POST /create`: for a logged-in user only; saves the post and goes to
 /// the index, or shows the form again with the problem.
 async fn create(
@@ -146,7 +143,6 @@ async fn create(
     .await?;
     Ok(Redirect::to("/").into_response())
 }
-// ANCHOR_END: create
 
 // ANCHOR: get_post
 /// flaskr's `get_post(id)`: the post, if it exists (404 otherwise) and the

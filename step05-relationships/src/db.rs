@@ -89,7 +89,6 @@ fn url_scheme(value: &str) -> Option<&str> {
     is_scheme.then_some(scheme)
 }
 
-// ANCHOR: init_db
 /// Clears the existing data and creates new tables: runs [`SCHEMA`] on the
 /// file, creating the file and its folder first if they are missing.
 pub fn init_db(path: &Path) -> Result<(), Error> {
@@ -121,7 +120,6 @@ pub fn init_db_command(path: &Path, out: &mut impl std::io::Write) -> Result<(),
     writeln!(out, "Initialized the database.")?;
     Ok(())
 }
-// ANCHOR_END: init_db
 
 /// The one column of the catalogue query in [`check_initialized`].
 #[derive(QueryableByName)]
@@ -155,7 +153,6 @@ pub fn check_initialized(path: &Path) -> Result<(), Error> {
     }
 }
 
-// ANCHOR: pool
 /// The most connections the pool keeps open.
 pub const POOL_SIZE: u32 = 8;
 
@@ -179,7 +176,6 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
             .map_err(diesel::r2d2::Error::QueryError)
     }
 }
-// ANCHOR_END: pool
 
 // ANCHOR: count_selects
 /// Runs `work` on `conn` and counts the SELECT statements it sends, through

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-// ANCHOR: error
 /// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -56,7 +55,6 @@ pub enum Error {
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
-// ANCHOR_END: error
 
 /// A failed request: the detail goes to the log, inside the request's span;
 /// the client gets a bare 500, which `routes::readable_errors` words.

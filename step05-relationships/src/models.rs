@@ -81,7 +81,6 @@ pub struct Paginated<T> {
     pub next: Option<i64>,
 }
 
-// ANCHOR: paginate
 impl Page {
     /// Wraps the rows read at this page's offset, given the total count:
     /// Flask-SQLAlchemy's `paginate()` is a LIMIT/OFFSET query and a count.
@@ -102,7 +101,6 @@ impl Page {
         (self.number - 1).saturating_mul(self.per_page)
     }
 }
-// ANCHOR_END: paginate
 
 impl<T> Paginated<T> {
     /// The same page with each item turned into something else.
@@ -119,7 +117,6 @@ impl<T> Paginated<T> {
     }
 }
 
-// ANCHOR: create_user
 /// Adds a user, storing only the argon2 hash of `password`, and returns it:
 /// `db.session.add(User(...))` and `commit()` in one call.
 pub fn create_user(
@@ -138,9 +135,7 @@ pub fn create_user(
         .get_result(conn)?;
     Ok(created)
 }
-// ANCHOR_END: create_user
 
-// ANCHOR: queries
 /// `User.query.all()`, in id order.
 pub fn all_users(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
     user::table
@@ -217,7 +212,6 @@ pub fn users_page(
         .load(conn)?;
     Ok(page.of(users, total))
 }
-// ANCHOR_END: queries
 
 /// `text` with LIKE's wildcards escaped, so they match themselves.
 fn escape_like(text: &str) -> String {
@@ -266,7 +260,6 @@ pub struct PostWithAuthor {
     pub author: String,
 }
 
-// ANCHOR: posts_page
 /// Posts with their authors, newest first, one page of them: a join, an
 /// ORDER BY, a LIMIT and an OFFSET, and a count for the total. Rows are
 /// read one by one, so a row that cannot be read (a malformed `created`)
@@ -292,7 +285,6 @@ pub fn posts_page(
     }
     Ok((page.of(posts, total), unreadable))
 }
-// ANCHOR_END: posts_page
 
 /// One post with its author, if it exists.
 pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<PostWithAuthor>> {

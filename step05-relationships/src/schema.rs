@@ -2,7 +2,6 @@
 //! types. diesel checks every query against it when the program compiles;
 //! a test checks it against what SQLite reports, so the two cannot drift.
 
-// ANCHOR: tables
 diesel::table! {
     /// flaskr's users. `password` holds an argon2 hash.
     user (id) {
@@ -25,4 +24,3 @@ diesel::table! {
 
 diesel::joinable!(post -> user (author_id));
 diesel::allow_tables_to_appear_in_same_query!(user, post);
-// ANCHOR_END: tables

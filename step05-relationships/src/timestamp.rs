@@ -18,7 +18,6 @@ use diesel::sqlite::{Sqlite, SqliteValue};
 /// Reading also accepts a fraction of a second after the seconds.
 pub const FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
-// ANCHOR: timestamp
 /// A moment in UTC, stored as `YYYY-MM-DD HH:MM:SS` text. For diesel it is
 /// the Rust side of a `Timestamp` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, AsExpression, FromSqlRow)]
@@ -61,7 +60,6 @@ impl ToSql<sql_types::Timestamp, Sqlite> for Timestamp {
         Ok(IsNull::No)
     }
 }
-// ANCHOR_END: timestamp
 
 impl From<DateTime<Utc>> for Timestamp {
     /// Keeps microseconds at most, the precision Python's `datetime` has.
