@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 use similar::{ChangeTag, TextDiff};
 use testkit::workspace_root;
 
-const STEPS: [&str; 5] = [
+const STEPS: [&str; 6] = [
     "step01-raw-sqlite",
     "step02-connection-per-request",
     "step03-schema-init",
     "step04-orm",
     "step05-relationships",
+    "step06-migrations",
 ];
 const FOLDERS: [&str; 3] = ["src", "templates", "migrations"];
 const NARRATION: &str = "src/walkthrough.rs";

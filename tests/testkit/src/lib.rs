@@ -176,7 +176,7 @@ pub struct Served {
     stdout: BufReader<ChildStdout>,
     /// `http://127.0.0.1:PORT`, without the final slash.
     pub url: String,
-    /// The line `serve` printed first.
+    /// What `serve` printed up to and including the line with its URL.
     pub first_line: String,
 }
 
@@ -194,18 +194,28 @@ impl Served {
             .spawn()
             .expect("serve starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        // Lines before the URL (a migration applied, say) are kept too.
         let mut first_line = String::new();
-        stdout.read_line(&mut first_line).expect("serve prints");
-        let Some(start) = first_line.find("http://") else {
-            let mut stderr = String::new();
-            let _ = child
-                .stderr
-                .take()
-                .expect("piped")
-                .read_to_string(&mut stderr);
-            panic!("serve printed no URL: {first_line:?}\n{stderr}");
+        let start = loop {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line).expect("serve prints");
+            first_line.push_str(&line);
+            if let Some(start) = line.find("http://") {
+                break start;
+            }
+            if read == 0 {
+                let _ = child.kill();
+                let mut stderr = String::new();
+                let _ = child
+                    .stderr
+                    .take()
+                    .expect("piped")
+                    .read_to_string(&mut stderr);
+                panic!("serve printed no URL: {first_line:?}\n{stderr}");
+            }
         };
-        let url = first_line[start..]
+        let url_line = first_line.lines().last().unwrap_or_default();
+        let url = url_line[start..]
             .split_whitespace()
             .next()
             .expect("a URL")

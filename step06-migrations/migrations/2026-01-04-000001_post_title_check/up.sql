@@ -1,0 +1,19 @@
+-- A constraint ALTER TABLE cannot add: every title must hold more than
+-- spaces. SQLite's documented procedure: create the new table, copy the
+-- rows, drop the old one, rename the new one, recreate its index. A row
+-- that breaks the new rule fails the copy, and the whole upgrade rolls back.
+CREATE TABLE post_new (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    author_id INTEGER NOT NULL,
+    created   TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    title     TEXT NOT NULL CHECK (trim(title) <> ''),
+    body      TEXT NOT NULL,
+    published BOOLEAN NOT NULL DEFAULT 1,
+    slug      TEXT NOT NULL DEFAULT '',
+    FOREIGN KEY (author_id) REFERENCES user (id)
+);
+INSERT INTO post_new (id, author_id, created, title, body, published, slug)
+    SELECT id, author_id, created, title, body, published, slug FROM post;
+DROP TABLE post;
+ALTER TABLE post_new RENAME TO post;
+CREATE INDEX post_author_id ON post (author_id);

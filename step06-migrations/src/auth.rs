@@ -1,0 +1,199 @@
+//! flaskr's `auth.py`: register, log in, log out, and who is logged in.
+//!
+//! The session is a signed cookie, as Flask's is: it holds the user's id in
+//! plain text next to a signature made with the app's secret key, so the
+//! server can trust it and a client cannot forge or change it.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
+use minijinja::{Environment, context};
+use serde::Deserialize;
+
+use crate::api::{problem_with, unique};
+use crate::db::RequestDb;
+use crate::models::{self, User};
+use crate::{Error, password};
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "session";
+
+/// Renders a template for a page of the blog.
+pub fn render(
+    templates: &Environment<'_>,
+    name: &str,
+    values: minijinja::Value,
+) -> Result<Html<String>, Error> {
+    Ok(Html(templates.get_template(name)?.render(values)?))
+}
+
+// ANCHOR: current_user
+/// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
+/// The id comes from the signed session cookie; a cookie that is missing,
+/// forged or tampered with fails its signature check and counts as no
+/// session at all.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Option<User>);
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    Key: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let jar = SignedCookieJar::<Key>::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let id = jar
+            .get(SESSION_COOKIE)
+            .and_then(|cookie| cookie.value().parse::<i64>().ok());
+        let Some(id) = id else {
+            return Ok(CurrentUser(None));
+        };
+        let db = RequestDb::from_request_parts(parts, state).await?;
+        let user = db.run(move |conn| models::find_user(conn, id)).await?;
+        Ok(CurrentUser(user))
+    }
+}
+
+impl CurrentUser {
+    /// flaskr's `login_required`: the user, or a redirect to the login page.
+    pub fn required(self) -> Result<User, Redirect> {
+        self.0.ok_or_else(|| Redirect::to("/auth/login"))
+    }
+}
+// ANCHOR_END: current_user
+
+/// The auth blueprint.
+pub fn router<S>() -> Router<S>
+where
+    Arc<Environment<'static>>: FromRef<S>,
+    Key: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/auth/register", get(register_form).post(register))
+        .route("/auth/login", get(login_form).post(login))
+        .route("/auth/logout", get(logout))
+}
+
+/// The register and login forms' fields; a missing one arrives empty.
+#[derive(Debug, Default, Deserialize)]
+pub struct Credentials {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+async fn register_form(
+    State(templates): State<Arc<Environment<'static>>>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Html<String>, Error> {
+    render(
+        &templates,
+        "register.html",
+        context! { user, username => "" },
+    )
+}
+
+/// `POST /auth/register`: creates the user and sends them to log in, or
+/// shows the form again with flaskr's message.
+async fn register(
+    State(templates): State<Arc<Environment<'static>>>,
+    db: RequestDb,
+    CurrentUser(user): CurrentUser,
+    Form(form): Form<Credentials>,
+) -> Result<Response, Error> {
+    let username = form.username.trim().to_owned();
+    let error = if username.is_empty() {
+        Some("Username is required.".to_owned())
+    } else if form.password.is_empty() {
+        Some("Password is required.".to_owned())
+    } else {
+        problem_with(&username, &form.password).map(|(_, problem)| problem)
+    };
+    if let Some(error) = error {
+        let page = render(
+            &templates,
+            "register.html",
+            context! { user, username, error },
+        )?;
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
+    let name = username.clone();
+    let created = db
+        .run(move |conn| unique(models::create_user(conn, &name, &form.password)))
+        .await?;
+    if created.is_none() {
+        let error = format!("User {username} is already registered.");
+        let page = render(
+            &templates,
+            "register.html",
+            context! { user, username, error },
+        )?;
+        return Ok((StatusCode::CONFLICT, page).into_response());
+    }
+    Ok(Redirect::to("/auth/login").into_response())
+}
+
+async fn login_form(
+    State(templates): State<Arc<Environment<'static>>>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Html<String>, Error> {
+    render(&templates, "login.html", context! { user, username => "" })
+}
+
+// ANCHOR: login
+/// `POST /auth/login`: checks the password against the stored hash (on a
+/// blocking thread: argon2 is slow on purpose), then starts a session by
+/// setting the signed cookie, and redirects to the index.
+async fn login(
+    State(templates): State<Arc<Environment<'static>>>,
+    db: RequestDb,
+    jar: SignedCookieJar,
+    Form(form): Form<Credentials>,
+) -> Result<Response, Error> {
+    let username = form.username.trim().to_owned();
+    let name = username.clone();
+    let checked = db
+        .run(move |conn| {
+            let Some((user, hash)) = models::user_for_login(conn, &name)? else {
+                return Ok::<_, Error>(Err("Incorrect username."));
+            };
+            match password::verify(&form.password, &hash) {
+                true => Ok(Ok(user)),
+                false => Ok(Err("Incorrect password.")),
+            }
+        })
+        .await?;
+    match checked {
+        Ok(user) => {
+            let session = Cookie::build((SESSION_COOKIE, user.id.to_string()))
+                .path("/")
+                .http_only(true)
+                .same_site(SameSite::Lax);
+            Ok((jar.add(session), Redirect::to("/")).into_response())
+        }
+        Err(error) => {
+            let values = context! { user => None::<User>, username, error };
+            let page = render(&templates, "login.html", values)?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+    }
+}
+// ANCHOR_END: login
+
+/// `GET /auth/logout`: ends the session and goes back to the index.
+async fn logout(jar: SignedCookieJar) -> Response {
+    let session = Cookie::build(SESSION_COOKIE).path("/");
+    (jar.remove(session), Redirect::to("/")).into_response()
+}

@@ -1,0 +1,105 @@
+//! Every way this step can fail, each with a message that names what is at
+//! fault, and the two helpers that keep a user's text safe to print.
+//!
+//! The command line prints an error as one line. A request that fails
+//! answers 500 and tells the client nothing internal: no paths, no SQLite
+//! messages. Those go to the log, under the request's number.
+
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// An error of the command line or of a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the database setting (from --database or DATABASE_URL) {0}")]
+    DatabaseSetting(String),
+    #[error("cannot create folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: diesel::ConnectionError,
+    },
+    #[error("cannot start tokio: {0}")]
+    Runtime(std::io::Error),
+    #[error(
+        "database {path} is {pending} migration(s) behind this program; run `db upgrade` (or `serve --migrate`)"
+    )]
+    Pending { path: PathBuf, pending: usize },
+    #[error("cannot read the migrations: {0}")]
+    Migration(Box<dyn std::error::Error + Send + Sync>),
+    #[error("{1}; nothing was changed")]
+    MigrationFailed(String, Box<dyn std::error::Error + Send + Sync>),
+    #[error(
+        "the migrations would leave {0} row(s) pointing at rows that do not exist; nothing was changed"
+    )]
+    ForeignKeys(i64),
+    #[error("no migration has the version {0:?} (see `db history`)")]
+    UnknownVersion(String),
+    #[error("more than one migration starts with {0:?}; give more of its version")]
+    AmbiguousVersion(String),
+    #[error("a migration name is letters, digits and _, not {0}")]
+    MigrationName(String),
+    #[error("the database has drifted from the migrations ({0} difference(s), listed above)")]
+    Drift(usize),
+    #[error("invalid timestamp: {0}")]
+    Timestamp(#[from] crate::timestamp::TimestampError),
+    #[error("the secret key: {0}")]
+    SecretKey(String),
+    #[error("cannot hash the password: {0}")]
+    Password(argon2::password_hash::Error),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("database error: {0}")]
+    Diesel(#[from] diesel::result::Error),
+    #[error("no database connection: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("template error: {0}")]
+    Template(#[from] minijinja::Error),
+    #[error("a blocking task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("no connection for this request: the `init_app` layer is missing")]
+    MissingLayer,
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// A failed request: the detail goes to the log, inside the request's span;
+/// the client gets a bare 500, which `routes::readable_errors` words.
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        tracing::error!("request failed: {self}");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    }
+}
+
+/// How much of a bad value a message repeats.
+const QUOTED_CHARS: usize = 40;
+
+/// `text` in double quotes for a message: escaped, and cut after
+/// [`QUOTED_CHARS`] characters, so a 5 MB value makes a short message.
+pub fn quote(text: &str) -> String {
+    let shown: String = text.chars().take(QUOTED_CHARS).collect();
+    let more = if text.chars().count() > QUOTED_CHARS {
+        "..."
+    } else {
+        ""
+    };
+    format!("\"{}\"{more}", printable(&shown))
+}
+
+/// `text` with its control characters escaped (`\u{1b}`), so that printing
+/// it can never send a terminal an escape sequence.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}

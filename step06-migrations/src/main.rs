@@ -1,0 +1,314 @@
+//! The command line of step 6. With no command it runs the walkthrough.
+
+use std::io::{IsTerminal, Write};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use clap::{Parser, Subcommand};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use step06_migrations::migrate::{self, MIGRATIONS};
+use step06_migrations::{Config, Error, config, create_app, db, walkthrough};
+use tokio::net::TcpListener;
+
+// ANCHOR: cli
+/// Step 6: step 5's blog, its schema made and changed by migrations that
+/// keep the data, as Flask-Migrate's `flask db` commands do.
+///
+/// With no command, runs a narrated walkthrough on a fresh demo database
+/// (instance/step06-walkthrough.sqlite).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// The database for `db` and `serve`: a path or a sqlite: URL
+    /// [default: instance/step06.sqlite]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "PATH_OR_URL"
+    )]
+    database: Option<String>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrations: `flask db` in Rust.
+    #[command(subcommand)]
+    Db(Db),
+    /// Serve the app on 127.0.0.1 until Ctrl-C. It refuses a database with
+    /// pending migrations. It logs each request to stderr (RUST_LOG=warn
+    /// quiets it). Sessions are signed with SECRET_KEY (128 hex digits), or
+    /// else with a key generated once into instance/step06-secret-key.
+    Serve {
+        /// The port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 5000)]
+        port: u16,
+        /// Apply pending migrations first (with a backup), then serve.
+        #[arg(long)]
+        migrate: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Db {
+    /// Apply the pending migrations, in one transaction, after a backup.
+    Upgrade {
+        /// Stop after this version (see `db history`).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Do not back the database up first.
+        #[arg(long)]
+        no_backup: bool,
+    },
+    /// Revert the newest applied migrations, in one transaction, after a backup.
+    Downgrade {
+        /// How many to revert (1 to 1000).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        steps: u16,
+        /// Do not back the database up first.
+        #[arg(long)]
+        no_backup: bool,
+    },
+    /// List every migration, applied or pending.
+    History,
+    /// Print the version the database is at.
+    Current,
+    /// Create an empty migration (up.sql and down.sql) to fill in by hand.
+    New {
+        /// What it does, in letters, digits and _ (`add_post_views`).
+        name: String,
+        /// The migrations folder to create it in.
+        #[arg(long, default_value = "step06-migrations/migrations")]
+        dir: PathBuf,
+    },
+    /// Record VERSION and all older migrations as applied, running nothing
+    /// (adopts a database step 5's init-db made: `db stamp 20260101000001`).
+    Stamp {
+        /// The version the database already matches.
+        version: String,
+    },
+    /// Compare the database with the migrations and schema.rs; report drift.
+    Check,
+}
+// ANCHOR_END: cli
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `| head -1`: the reader has gone, which is no failure of ours.
+        Err(Error::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    // The walkthrough has a database of its own; only the commands read this.
+    let database = || db::database_path(cli.database.as_deref());
+    let out = &mut std::io::stdout().lock();
+    match cli.command {
+        None => walkthrough::run(out),
+        Some(Command::Db(command)) => db_command(command, &database()?, out),
+        Some(Command::Serve { port, migrate }) => serve(database()?, port, migrate),
+    }
+}
+
+// ANCHOR: db_command
+/// Runs one `db` command on the database at `path`.
+fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Error> {
+    if let Db::New { name, dir } = &command {
+        let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
+        let created = migrate::new_migration(dir, name, &now)?;
+        writeln!(
+            out,
+            "Created {}/up.sql and down.sql: write the change, then `db upgrade`.",
+            created.display()
+        )?;
+        return Ok(());
+    }
+    let conn = &mut migrate::connect(path)?;
+    match command {
+        Db::Upgrade { to, no_backup } => {
+            back_up_unless(no_backup, conn, path, out)?;
+            let applied = migrate::upgrade(conn, &MIGRATIONS, to.as_deref())?;
+            report(
+                out,
+                "Applied",
+                &applied,
+                "Nothing to apply: the database is up to date.",
+            )
+        }
+        Db::Downgrade { steps, no_backup } => {
+            back_up_unless(no_backup, conn, path, out)?;
+            let reverted = migrate::downgrade(conn, &MIGRATIONS, steps.into())?;
+            report(
+                out,
+                "Reverted",
+                &reverted,
+                "Nothing to revert: no migration is applied.",
+            )
+        }
+        Db::History => migrate::history(conn, &MIGRATIONS, out),
+        Db::Current => {
+            let version = migrate::current(conn)?;
+            writeln!(
+                out,
+                "{}",
+                version.as_deref().unwrap_or("none (no migration applied)")
+            )?;
+            Ok(())
+        }
+        Db::Stamp { version } => {
+            let stamped = migrate::stamp(conn, &MIGRATIONS, &version)?;
+            report(
+                out,
+                "Stamped",
+                &stamped,
+                "Nothing to stamp: those are applied already.",
+            )
+        }
+        Db::Check => {
+            let drift = migrate::check(conn, &MIGRATIONS)?;
+            for line in &drift {
+                writeln!(out, "drift: {line}")?;
+            }
+            match drift.len() {
+                0 => Ok(writeln!(
+                    out,
+                    "No drift: the database matches the migrations and schema.rs."
+                )?),
+                count => Err(Error::Drift(count)),
+            }
+        }
+        Db::New { .. } => Ok(()),
+    }
+}
+// ANCHOR_END: db_command
+
+/// Writes the backup next to the database, unless told not to, and says where.
+fn back_up_unless(
+    skip: bool,
+    conn: &mut diesel::SqliteConnection,
+    path: &Path,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    if skip {
+        return Ok(());
+    }
+    if let Some(copy) = migrate::backup(conn, path)? {
+        writeln!(out, "Backed up {} to {}", path.display(), copy.display())?;
+    }
+    Ok(())
+}
+
+/// One line per migration applied, reverted or stamped, or `none`.
+fn report(out: &mut impl Write, verb: &str, names: &[String], none: &str) -> Result<(), Error> {
+    if names.is_empty() {
+        writeln!(out, "{none}")?;
+    }
+    for name in names {
+        writeln!(out, "{verb} {name}")?;
+    }
+    Ok(())
+}
+
+/// How long a client may take to send a request's headers, or to start the
+/// next request on a kept-alive connection, before it is disconnected.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `serve` waits after Ctrl-C for the requests in flight.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Builds the app from its config and serves it until Ctrl-C; with
+/// `--migrate`, upgrades the database first.
+fn serve(path: PathBuf, port: u16, migrate_first: bool) -> Result<(), Error> {
+    init_logging();
+    if migrate_first {
+        db_command(
+            Db::Upgrade {
+                to: None,
+                no_backup: false,
+            },
+            &path,
+            &mut std::io::stdout().lock(),
+        )?;
+    }
+    let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
+    let app = create_app(Config::new(path.clone(), key))?; // SQLite, before tokio starts
+    let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
+    runtime.block_on(serve_app(app, port, &path))
+}
+
+/// Serves `app` on 127.0.0.1 with hyper, which bounds the time a client may
+/// take to send its headers (`axum::serve` sets no such limit), until Ctrl-C.
+async fn serve_app(app: Router, port: u16, path: &Path) -> Result<(), Error> {
+    let mut ctrl_c = listen_for_ctrl_c().map_err(Error::Runtime)?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .map_err(|source| Error::Bind { port, source })?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    println!("Serving {} on {url} (Ctrl-C stops)", path.display());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => { // out of file descriptors, say: let some close
+                    tracing::warn!("cannot accept a connection: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = ctrl_c.recv() => break,
+        };
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        tokio::spawn(graceful.watch(connection));
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => println!("Stopped."),
+        () = tokio::time::sleep(GRACE) => println!("Stopped without waiting longer for open requests."),
+        _ = ctrl_c.recv() => println!("Stopped at the second Ctrl-C."),
+    }
+    Ok(())
+}
+
+/// Listens for Ctrl-C from now on: called before the URL is printed, so a
+/// Ctrl-C pressed right after it is never missed.
+#[cfg(unix)]
+fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+}
+
+#[cfg(windows)]
+fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::windows::CtrlC> {
+    tokio::signal::windows::ctrl_c()
+}
+
+/// Logs to stderr: each request, and each connection checked out and back.
+/// `RUST_LOG` overrides the default level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "step06_migrations=info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

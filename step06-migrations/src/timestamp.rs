@@ -1,0 +1,91 @@
+//! `post.created` as a date-time, not a string.
+//!
+//! SQLite has no date type: `CURRENT_TIMESTAMP` stores UTC text such as
+//! `2024-03-05 14:07:30`. Python's flaskr registers a converter for columns
+//! declared `timestamp`; here the type itself knows how to leave and enter
+//! the database, through diesel's `FromSql` and `ToSql` traits.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::{self, Text};
+use diesel::sqlite::{Sqlite, SqliteValue};
+
+/// The text layout SQLite's `CURRENT_TIMESTAMP` writes, in chrono's syntax.
+/// Reading also accepts a fraction of a second after the seconds.
+pub const FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// A moment in UTC, stored as `YYYY-MM-DD HH:MM:SS` text. For diesel it is
+/// the Rust side of a `Timestamp` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = sql_types::Timestamp)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    /// Reads SQLite's text form, such as `2024-03-05 14:07:30`.
+    pub fn parse(text: &str) -> Result<Timestamp, TimestampError> {
+        let layout = format!("{FORMAT}%.f");
+        NaiveDateTime::parse_from_str(text, &layout)
+            .map(|naive| Timestamp(naive.and_utc()))
+            .map_err(|err| TimestampError::Malformed {
+                text: text.to_owned(),
+                reason: err.to_string(),
+            })
+    }
+
+    /// The text this type stores: whole seconds as SQLite writes them, with
+    /// a fraction only if the value has one.
+    pub fn to_sql_text(&self) -> String {
+        self.0.format(&format!("{FORMAT}%.f")).to_string()
+    }
+}
+
+/// The counterpart of Python's registered converter: any `Timestamp` column
+/// is parsed on the way out of the database...
+impl FromSql<sql_types::Timestamp, Sqlite> for Timestamp {
+    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
+        Ok(Timestamp::parse(&text)?)
+    }
+}
+
+/// ... and written back in the very same text on the way in, so a database
+/// shared with the Python original reads alike on both sides.
+impl ToSql<sql_types::Timestamp, Sqlite> for Timestamp {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.to_sql_text());
+        Ok(IsNull::No)
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    /// Keeps microseconds at most, the precision Python's `datetime` has.
+    fn from(moment: DateTime<Utc>) -> Timestamp {
+        Timestamp(moment.trunc_subsecs(6))
+    }
+}
+
+/// In JSON, a timestamp is RFC 3339 text in UTC: `2024-03-05T14:07:30Z`.
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        serializer.serialize_str(&text)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// The stored text followed by ` UTC`, for people.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} UTC", self.to_sql_text())
+    }
+}
+
+/// Why a stored value is not a timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    #[error("{} is not YYYY-MM-DD HH:MM:SS ({reason})", crate::error::quote(.text))]
+    Malformed { text: String, reason: String },
+}

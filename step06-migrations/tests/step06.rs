@@ -1,0 +1,391 @@
+//! step06-migrations: upgrades and downgrades that keep every row, a failed
+//! migration that leaves nothing behind, backups, stamp on a step 5
+//! database, drift found by `db check`, and `serve` refusing a database that
+//! is behind.
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_migrations::FileBasedMigrations;
+use step06_migrations::migrate::{self, MIGRATIONS};
+use tempfile::TempDir;
+use testkit::{Sandbox, Served};
+
+const FIRST: &str = "20260101000001";
+const LAST: &str = "20260104000001";
+const VERSIONS: [&str; 4] = [FIRST, "20260102000001", "20260103000001", LAST];
+
+fn sandbox() -> Sandbox {
+    Sandbox::new(env!("CARGO_BIN_EXE_step06-migrations"))
+}
+
+/// A database in a folder the test owns, migrated to `version`, with two
+/// users and three posts written with the first migration's columns.
+fn database_at(version: &str) -> (TempDir, SqliteConnection) {
+    let dir = TempDir::new().unwrap();
+    let mut conn = migrate::connect(&dir.path().join("blog.sqlite")).unwrap();
+    migrate::upgrade(&mut conn, &MIGRATIONS, Some(FIRST)).unwrap();
+    diesel::sql_query(
+        "INSERT INTO user (username, password) VALUES ('ann', 'hash-a'), ('bo', 'hash-b');
+         ",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query(
+        "INSERT INTO post (author_id, created, title, body) VALUES
+            (1, '2024-03-05 14:07:30', 'Hello World', 'one'),
+            (1, '2024-03-06 09:00:00', 'Again', 'two'),
+            (2, '2024-03-07 18:30:00', 'Bo here', 'three')",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    migrate::upgrade(&mut conn, &MIGRATIONS, Some(version)).unwrap();
+    (dir, conn)
+}
+
+/// Everything in the database as text: the schema SQLite keeps, and every
+/// row of both tables as JSON, to compare before with after.
+fn everything(conn: &mut SqliteConnection) -> String {
+    #[derive(QueryableByName)]
+    struct Dump {
+        #[diesel(sql_type = Text)]
+        dump: String,
+    }
+    let sql = "SELECT
+        (SELECT group_concat(line, '\n') FROM (
+            SELECT m.name || ': column ' || p.name || ' ' || p.type || ' ' || p.\"notnull\" || ' ' || coalesce(p.dflt_value, '-') || ' ' || p.pk AS line
+                FROM sqlite_schema m, pragma_table_info(m.name) p WHERE m.type = 'table'
+            UNION ALL SELECT m.name || ': index ' || i.name || ' ' || i.\"unique\" FROM sqlite_schema m, pragma_index_list(m.name) i WHERE m.type = 'table'
+            UNION ALL SELECT m.name || ': foreign key ' || f.\"from\" || ' -> ' || f.\"table\" || '.' || f.\"to\" FROM sqlite_schema m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'
+            UNION ALL SELECT name || ': CHECK' FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%CHECK%'
+            ORDER BY line))
+        || '\n' || coalesce((SELECT json_group_array(json(r)) FROM (SELECT json_object('id', id, 'username', username, 'password', password) AS r FROM user ORDER BY id)), '')
+        || '\n' || coalesce((SELECT json_group_array(json(r)) FROM (SELECT json_object('id', id, 'author_id', author_id, 'created', created, 'title', title, 'body', body) AS r FROM post ORDER BY id)), '')
+        AS dump";
+    diesel::sql_query(sql)
+        .get_result::<Dump>(conn)
+        .unwrap()
+        .dump
+}
+
+fn strings(conn: &mut SqliteConnection, sql: &str) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Value {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    diesel::sql_query(sql)
+        .load::<Value>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.value)
+        .collect()
+}
+
+#[test]
+fn walkthrough_upgrades_downgrades_and_keeps_every_row() {
+    let run = sandbox().run(&[]);
+    assert!(run.success, "{}", run.stderr);
+    insta::assert_snapshot!("walkthrough", run.stdout);
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let sandbox = sandbox();
+    insta::assert_snapshot!("help", sandbox.run(&["--help"]).stdout);
+    insta::assert_snapshot!("db_help", sandbox.run(&["db", "--help"]).stdout);
+}
+
+#[test]
+fn the_db_commands_as_the_book_shows_them() {
+    let sandbox = sandbox();
+    let transcript = sandbox.transcript(&[
+        "db current",
+        "db upgrade --to 20260102",
+        "db history",
+        "db upgrade",
+        "db upgrade",
+        "db current",
+        "db check",
+        "db downgrade --steps 2",
+        "db upgrade --to 2027",
+    ]);
+    insta::assert_snapshot!("db_session", transcript);
+}
+
+#[test]
+fn upgrade_from_empty_makes_the_latest_schema() {
+    let dir = TempDir::new().unwrap();
+    let mut conn = migrate::connect(&dir.path().join("new.sqlite")).unwrap();
+    assert_eq!(migrate::current(&mut conn).unwrap(), None);
+    let applied = migrate::upgrade(&mut conn, &MIGRATIONS, None).unwrap();
+    assert_eq!(applied.len(), 4);
+    assert_eq!(migrate::current(&mut conn).unwrap().as_deref(), Some(LAST));
+    assert_eq!(migrate::tables(&mut conn).unwrap(), ["post", "user"]);
+    assert!(migrate::check(&mut conn, &MIGRATIONS).unwrap().is_empty());
+}
+
+#[test]
+fn upgrade_with_data_keeps_every_value_and_fills_the_new_columns() {
+    let (_dir, mut first) = database_at(FIRST);
+    let before = everything(&mut first);
+    let (_dir2, mut last) = database_at(LAST);
+    // The columns the first migration made hold the same values...
+    let rows_before: Vec<&str> = before.lines().rev().take(2).collect();
+    let rows_after: Vec<String> = everything(&mut last)
+        .lines()
+        .rev()
+        .take(2)
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(rows_before, rows_after);
+    // ... and the new ones are filled as designed.
+    let filled = strings(
+        &mut last,
+        "SELECT published || ' ' || slug AS value FROM post ORDER BY id",
+    );
+    assert_eq!(filled, ["1 hello-world-1", "1 again-2", "1 bo-here-3"]);
+}
+
+#[test]
+fn each_downgrade_with_data_returns_to_the_version_before() {
+    for pair in VERSIONS.windows(2) {
+        let (_dir, mut before) = database_at(pair[0]);
+        let expected = everything(&mut before);
+        let (_dir2, mut conn) = database_at(pair[1]);
+        let reverted = migrate::downgrade(&mut conn, &MIGRATIONS, 1).unwrap();
+        assert_eq!(reverted.len(), 1);
+        assert_eq!(
+            migrate::current(&mut conn).unwrap().as_deref(),
+            Some(pair[0])
+        );
+        assert_eq!(
+            everything(&mut conn),
+            expected,
+            "downgrade from {}",
+            pair[1]
+        );
+    }
+}
+
+#[test]
+fn up_down_up_is_a_straight_upgrade() {
+    let (_dir, mut straight) = database_at(LAST);
+    let (_dir2, mut round_trip) = database_at(LAST);
+    migrate::downgrade(&mut round_trip, &MIGRATIONS, 3).unwrap();
+    migrate::upgrade(&mut round_trip, &MIGRATIONS, None).unwrap();
+    assert_eq!(everything(&mut round_trip), everything(&mut straight));
+    let full = |conn: &mut SqliteConnection| {
+        strings(
+            conn,
+            "SELECT json_group_array(json_object('slug', slug, 'published', published)) AS value FROM post",
+        )
+    };
+    assert_eq!(full(&mut round_trip), full(&mut straight));
+}
+
+#[test]
+fn a_migration_that_fails_halfway_leaves_the_database_as_it_was() {
+    let (_dir, mut conn) = database_at(FIRST);
+    let before = everything(&mut conn);
+    let fixture = FileBasedMigrations::from_path(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/broken"
+    ))
+    .unwrap();
+    let err = migrate::upgrade(&mut conn, &fixture, None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Failed to run 2026-01-03-000001_broken with: no such column: no_such_column; nothing was changed"
+    );
+    assert_eq!(
+        everything(&mut conn),
+        before,
+        "a failed upgrade left something behind"
+    );
+    assert_eq!(
+        migrate::current(&mut conn).unwrap().as_deref(),
+        Some(FIRST),
+        "migration 2 was kept"
+    );
+}
+
+#[test]
+fn a_row_the_new_constraint_refuses_stops_the_rebuild_whole() {
+    let (_dir, mut conn) = database_at("20260103000001");
+    diesel::sql_query(
+        "INSERT INTO post (author_id, title, body) VALUES (1, '   ', 'a blank title')",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let before = everything(&mut conn);
+    let err = migrate::upgrade(&mut conn, &MIGRATIONS, None).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "Failed to run 2026-01-04-000001_post_title_check with: CHECK constraint failed"
+        ),
+        "{err}"
+    );
+    assert_eq!(everything(&mut conn), before);
+}
+
+#[test]
+fn the_backup_holds_the_same_rows() {
+    let (dir, mut conn) = database_at(LAST);
+    let copy = migrate::backup(&mut conn, &dir.path().join("blog.sqlite"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        copy.file_name().unwrap(),
+        "blog.sqlite.backup-20260104000001"
+    );
+    let mut backup = migrate::connect(&copy).unwrap();
+    assert_eq!(everything(&mut backup), everything(&mut conn));
+
+    let empty = TempDir::new().unwrap();
+    let mut fresh = migrate::connect(&empty.path().join("e.sqlite")).unwrap();
+    migrate::upgrade(&mut fresh, &MIGRATIONS, None).unwrap();
+    assert_eq!(
+        migrate::backup(&mut fresh, &empty.path().join("e.sqlite")).unwrap(),
+        None,
+        "nothing to back up"
+    );
+}
+
+#[test]
+fn upgrade_on_the_command_line_backs_up_first_unless_told_not_to() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
+    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
+    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
+        .execute(&mut conn)
+        .unwrap();
+    let run = sandbox.run(&["db", "upgrade", "--to", "20260102"]);
+    assert_eq!(
+        run.stdout,
+        "Backed up instance/step06.sqlite to instance/step06.sqlite.backup-20260101000001\nApplied 2026-01-02-000001_post_published\n"
+    );
+    let run = sandbox.run(&["db", "upgrade", "--no-backup"]);
+    assert!(!run.stdout.contains("Backed up"), "{}", run.stdout);
+}
+
+#[test]
+fn a_step5_database_is_adopted_with_stamp_then_upgraded() {
+    let sandbox = sandbox();
+    let path = sandbox.path().join("instance/step06.sqlite");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(include_str!("../../step05-relationships/src/schema.sql"))
+        .unwrap();
+    conn.batch_execute(
+        "INSERT INTO user (username, password) VALUES ('ann', 'h');
+        INSERT INTO post (author_id, title, body) VALUES (1, 'Kept', 'through it all');",
+    )
+    .unwrap();
+    drop(conn);
+
+    let refused = sandbox.run(&["db", "upgrade"]);
+    assert!(!refused.success, "migration 1 ran on tables that exist");
+    assert!(
+        refused.stderr.contains("table user already exists"),
+        "{}",
+        refused.stderr
+    );
+    let run = sandbox.run(&["db", "stamp", FIRST]);
+    assert_eq!(run.stdout, "Stamped 2026-01-01-000001_blog_schema\n");
+    let run = sandbox.run(&["db", "upgrade"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .ends_with("Applied 2026-01-04-000001_post_title_check\n"),
+        "{}",
+        run.stdout
+    );
+    let mut conn = migrate::connect(&path).unwrap();
+    assert_eq!(
+        strings(&mut conn, "SELECT title || ' ' || slug AS value FROM post"),
+        ["Kept kept-1"]
+    );
+    assert_eq!(
+        sandbox.run(&["db", "check"]).stdout,
+        "No drift: the database matches the migrations and schema.rs.\n"
+    );
+}
+
+#[test]
+fn check_reports_no_drift_on_a_clean_database_and_the_exact_drift_otherwise() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let clean = sandbox.run(&["db", "check"]);
+    assert!(clean.success);
+    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(
+        "ALTER TABLE user ADD COLUMN nickname TEXT;
+         DROP INDEX post_author_id;
+         INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000000');",
+    )
+    .unwrap();
+    let drifted = sandbox.run(&["db", "check"]);
+    assert!(!drifted.success);
+    insta::assert_snapshot!(
+        "check_drift",
+        format!("{}{}", drifted.stdout, drifted.stderr)
+    );
+}
+
+#[test]
+fn serve_refuses_a_database_with_pending_migrations() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
+    let run = sandbox.run(&["serve", "--port", "0"]);
+    assert!(!run.success);
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| line.starts_with("error:"))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "error: database instance/step06.sqlite is 3 migration(s) behind this program; run `db upgrade` (or `serve --migrate`)"
+        ]
+    );
+    let served = Served::start(&sandbox, &["--migrate"], &[]);
+    assert!(
+        served
+            .first_line
+            .starts_with("Applied 2026-01-02-000001_post_published"),
+        "{}",
+        served.first_line
+    );
+    assert!(served.stop().success);
+}
+
+#[test]
+fn db_new_creates_an_empty_pair_and_refuses_odd_names() {
+    let sandbox = sandbox();
+    let run = sandbox.run(&["db", "new", "add_views", "--dir", "migrations"]);
+    assert!(run.success, "{}", run.stderr);
+    let made: Vec<_> = std::fs::read_dir(sandbox.path().join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(made.len(), 1);
+    assert!(
+        made[0].ends_with("_add_views") && made[0].len() == "2026-01-01-000000_add_views".len(),
+        "{made:?}"
+    );
+    let run = sandbox.run(&["db", "new", "drop table; --", "--dir", "migrations"]);
+    assert_eq!(
+        run.stderr,
+        "error: a migration name is letters, digits and _, not \"drop table; --\"\n"
+    );
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let (success, stderr) = sandbox().run_into_closed_pipe(&[]);
+    assert!(success, "{stderr}");
+    assert_eq!(stderr, "");
+}
