@@ -64,11 +64,11 @@ pub fn applied(conn: &mut SqliteConnection) -> Result<Vec<String>, Error> {
 /// The migration `wanted` names: its version (`20260102000001`), its
 /// folder's name, or the start of either.
 fn find<'a>(migrations: &'a Migrations, wanted: &str) -> Result<&'a dyn Migration<Sqlite>, Error> {
-    let matches = |m: &&Box<dyn Migration<Sqlite>>| {
+    let matches = |m: &dyn Migration<Sqlite>| {
         m.name().version().to_string().starts_with(wanted)
             || m.name().to_string().starts_with(wanted)
     };
-    let mut found = migrations.iter().filter(matches);
+    let mut found = migrations.iter().filter(|m| matches(m.as_ref()));
     match (found.next(), found.next()) {
         (Some(one), None) => Ok(one.as_ref()),
         (None, _) => Err(Error::UnknownVersion(wanted.to_owned())),
