@@ -15,17 +15,14 @@ use serde_json::json;
 use crate::Error;
 use crate::db::RequestDb;
 use crate::error::quote;
-use crate::models::{self, NewPost, Page, PostChanges, PostWithAuthor};
+use crate::models::{
+    self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, post_problem, problem_with,
+    text_problem, unique,
+};
 
 /// Rows per page when the request does not say, and the most it may ask for.
 pub const PER_PAGE: i64 = 10;
 pub const MAX_PER_PAGE: i64 = 100;
-/// Longest username accepted, in characters.
-pub const MAX_NAME_CHARS: usize = 100;
-/// Longest post title accepted, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest post body accepted, in characters.
-pub const MAX_BODY_CHARS: usize = 10_000;
 
 // ANCHOR: router
 /// The API's routes, for any app state: they need only the request's
@@ -86,46 +83,6 @@ fn whole_number(
     }
 }
 // ANCHOR_END: page_from
-
-// --- Checking input ---------------------------------------------------------------
-
-/// `Ok(None)` for a write that broke a UNIQUE rule; any other error stays one.
-pub fn unique<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
-    match result {
-        Err(Error::Diesel(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
-            Ok(None)
-        }
-        other => other.map(Some),
-    }
-}
-
-/// What is wrong with a piece of text a client sent, if anything. A body
-/// that is not UTF-8 arrives with U+FFFD in place of the bad bytes.
-fn text_problem(field: &str, value: &str, max_chars: usize, lines: bool) -> Option<String> {
-    let control = |c: char| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t'));
-    if value.trim().is_empty() {
-        Some(format!("Please enter the {field}."))
-    } else if value.contains('\u{FFFD}') {
-        Some(format!("The {field} is not valid UTF-8 text."))
-    } else if value.chars().any(control) {
-        Some(format!("The {field} contains a control character."))
-    } else if value.chars().count() > max_chars {
-        Some(format!(
-            "The {field} is longer than {max_chars} characters."
-        ))
-    } else {
-        None
-    }
-}
-
-/// What is wrong with a username and password, and which field it is.
-pub fn problem_with(username: &str, password: &str) -> Option<(&'static str, String)> {
-    let username_problem = text_problem("username", username, MAX_NAME_CHARS, false);
-    let password_problem = text_problem("password", password, usize::MAX, false);
-    username_problem
-        .map(|problem| ("username", problem))
-        .or(password_problem.map(|problem| ("password", problem)))
-}
 
 // --- The JSON API -------------------------------------------------------------------
 
@@ -252,7 +209,7 @@ async fn update_user(
     }
     if username.is_none() && changes.password.is_none() {
         let message = "nothing to change: send username, password or both";
-        return Ok(api_error(StatusCode::BAD_REQUEST, "body", message));
+        return Ok(api_error(StatusCode::BAD_REQUEST, "request", message));
     }
     let name = username.clone();
     let updated = db
@@ -305,15 +262,6 @@ pub struct PostInput {
     author_id: i64,
     title: String,
     body: String,
-}
-
-/// What is wrong with a post's title or body, and which field it is.
-fn post_problem(title: Option<&str>, body: Option<&str>) -> Option<(&'static str, String)> {
-    let title = title.and_then(|title| text_problem("title", title, MAX_TITLE_CHARS, false));
-    let body = body.and_then(|body| text_problem("body", body, MAX_BODY_CHARS, true));
-    title
-        .map(|problem| ("title", problem))
-        .or(body.map(|problem| ("body", problem)))
 }
 
 /// `POST /api/posts`: 201 with the new post, or 422 naming `author_id` when
@@ -405,7 +353,7 @@ async fn update_post(
     }
     if patch.title.is_none() && patch.body.is_none() {
         let message = "nothing to change: send title, body or both";
-        return Ok(api_error(StatusCode::BAD_REQUEST, "body", message));
+        return Ok(api_error(StatusCode::BAD_REQUEST, "request", message));
     }
     let changes = PostChanges {
         title: patch.title.map(|title| title.trim().to_owned()),

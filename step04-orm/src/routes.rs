@@ -20,10 +20,10 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 
 use crate::Error;
-use crate::api::{self, ListQuery, log_unreadable, problem_with, unique};
+use crate::api::{self, ListQuery, log_unreadable};
 use crate::db::{self, Database, RequestDb};
 use crate::error::{printable, quote};
-use crate::models::{self, PostWithAuthor};
+use crate::models::{self, PostWithAuthor, problem_with, unique};
 
 /// The largest request body accepted, in bytes; a larger one is answered 413.
 pub const BODY_LIMIT: usize = 16 * 1024;

@@ -424,7 +424,7 @@ async fn bad_input_is_refused_with_a_json_error_and_writes_nothing() {
             "/api/users/1",
             json!({}),
             StatusCode::BAD_REQUEST,
-            "body",
+            "request",
         ),
         (
             Method::PATCH,
@@ -585,6 +585,13 @@ async fn pagination_edges() {
             capped["items"].as_array().unwrap().len()
         ),
         (&json!(100), 25)
+    );
+    let (status, far) = test
+        .call(Method::GET, "/api/posts?page=9223372036854775807", None)
+        .await;
+    assert_eq!(
+        (status, &far["items"], &far["next"]),
+        (StatusCode::OK, &json!([]), &Value::Null)
     );
     for bad in ["page=0", "page=-1", "page=abc", "per_page=0", "page=1.5"] {
         let (status, answer) = test

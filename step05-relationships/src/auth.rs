@@ -16,13 +16,15 @@ use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 
-use crate::api::{problem_with, unique};
 use crate::db::RequestDb;
-use crate::models::{self, User};
+use crate::models::{self, User, problem_with, unique};
 use crate::{Error, password};
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "session";
+/// How long a session lasts after logging in, as Flask's permanent
+/// sessions do: 31 days, in seconds.
+pub const SESSION_LIFETIME: i64 = 31 * 24 * 60 * 60;
 
 /// Renders a template for a page of the blog.
 pub fn render(
@@ -54,7 +56,7 @@ where
             .unwrap_or_else(|never| match never {});
         let id = jar
             .get(SESSION_COOKIE)
-            .and_then(|cookie| cookie.value().parse::<i64>().ok());
+            .and_then(|cookie| session_user(cookie.value()));
         let Some(id) = id else {
             return Ok(CurrentUser(None));
         };
@@ -62,6 +64,26 @@ where
         let user = db.run(move |conn| models::find_user(conn, id)).await?;
         Ok(CurrentUser(user))
     }
+}
+
+/// The user id a signed session value names, if the session has not
+/// expired. The value is `id.issued`, `issued` in seconds since 1970.
+fn session_user(value: &str) -> Option<i64> {
+    let (id, issued) = value.split_once('.')?;
+    let age = chrono::Utc::now().timestamp() - issued.parse::<i64>().ok()?;
+    (0..=SESSION_LIFETIME)
+        .contains(&age)
+        .then_some(id.parse().ok()?)
+}
+
+/// The session cookie for `user`, issued now.
+pub fn session_cookie(user: &User) -> Cookie<'static> {
+    let value = format!("{}.{}", user.id, chrono::Utc::now().timestamp());
+    Cookie::build((SESSION_COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .build()
 }
 
 impl CurrentUser {
@@ -116,7 +138,7 @@ async fn register(
     let username = form.username.trim().to_owned();
     let error = if username.is_empty() {
         Some("Username is required.".to_owned())
-    } else if form.password.is_empty() {
+    } else if form.password.trim().is_empty() {
         Some("Password is required.".to_owned())
     } else {
         problem_with(&username, &form.password).map(|(_, problem)| problem)
@@ -176,13 +198,7 @@ async fn login(
         })
         .await?;
     match checked {
-        Ok(user) => {
-            let session = Cookie::build((SESSION_COOKIE, user.id.to_string()))
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Lax);
-            Ok((jar.add(session), Redirect::to("/")).into_response())
-        }
+        Ok(user) => Ok((jar.add(session_cookie(&user)), Redirect::to("/")).into_response()),
         Err(error) => {
             let values = context! { user => None::<User>, username, error };
             let page = render(&templates, "login.html", values)?;

@@ -15,10 +15,10 @@ use minijinja::{Environment, context};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::api::{ListQuery, log_unreadable, post_problem};
+use crate::api::{ListQuery, log_unreadable};
 use crate::auth::{CurrentUser, render};
 use crate::db::RequestDb;
-use crate::models::{self, NewPost, PostChanges, PostWithAuthor, User};
+use crate::models::{self, NewPost, PostChanges, PostWithAuthor, User, post_problem};
 
 /// The blog blueprint.
 pub fn router<S>() -> Router<S>

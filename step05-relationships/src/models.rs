@@ -5,12 +5,20 @@
 
 use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 
 use crate::schema::{post, user};
 use crate::timestamp::Timestamp;
 use crate::{Error, password};
+
+/// Longest username accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest post title accepted, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest post body accepted, in characters.
+pub const MAX_BODY_CHARS: usize = 10_000;
 
 // ANCHOR: models
 /// A user as pages and JSON show it. `Selectable` reads only these columns:
@@ -93,7 +101,7 @@ impl Page {
             total,
             pages,
             prev: (self.number > 1).then(|| (self.number - 1).min(pages.max(1))),
-            next: (self.number < pages).then_some(self.number + 1),
+            next: (self.number < pages).then(|| self.number + 1),
         }
     }
 
@@ -414,4 +422,53 @@ pub fn user_for_login(
         .select((User::as_select(), user::password))
         .first(conn)
         .optional()
+}
+
+// --- What a user or a post may hold ----------------------------------------------------
+
+/// `Ok(None)` for a write that broke a UNIQUE rule; any other error stays one.
+pub fn unique<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Err(Error::Diesel(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+            Ok(None)
+        }
+        other => other.map(Some),
+    }
+}
+
+/// What is wrong with a piece of text a client sent, if anything. A body
+/// that is not UTF-8 arrives with U+FFFD in place of the bad bytes.
+pub fn text_problem(field: &str, value: &str, max_chars: usize, lines: bool) -> Option<String> {
+    let control = |c: char| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t'));
+    if value.trim().is_empty() {
+        Some(format!("Please enter the {field}."))
+    } else if value.contains('\u{FFFD}') {
+        Some(format!("The {field} is not valid UTF-8 text."))
+    } else if value.chars().any(control) {
+        Some(format!("The {field} contains a control character."))
+    } else if value.chars().count() > max_chars {
+        Some(format!(
+            "The {field} is longer than {max_chars} characters."
+        ))
+    } else {
+        None
+    }
+}
+
+/// What is wrong with a username and password, and which field it is.
+pub fn problem_with(username: &str, password: &str) -> Option<(&'static str, String)> {
+    let username_problem = text_problem("username", username, MAX_NAME_CHARS, false);
+    let password_problem = text_problem("password", password, usize::MAX, false);
+    username_problem
+        .map(|problem| ("username", problem))
+        .or(password_problem.map(|problem| ("password", problem)))
+}
+
+/// What is wrong with a post's title or body, and which field it is.
+pub fn post_problem(title: Option<&str>, body: Option<&str>) -> Option<(&'static str, String)> {
+    let title = title.and_then(|title| text_problem("title", title, MAX_TITLE_CHARS, false));
+    let body = body.and_then(|body| text_problem("body", body, MAX_BODY_CHARS, true));
+    title
+        .map(|problem| ("title", problem))
+        .or(body.map(|problem| ("body", problem)))
 }

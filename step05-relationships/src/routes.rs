@@ -21,10 +21,11 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 
 use crate::Error;
-use crate::api::{self, ListQuery, problem_with, unique};
+use crate::api::{self, ListQuery};
 use crate::auth::{self, CurrentUser};
 use crate::db::{self, Database, RequestDb};
 use crate::error::{printable, quote};
+use crate::models::{problem_with, unique};
 use crate::{blog, models};
 
 /// The largest request body accepted, in bytes; a larger one is answered 413.

@@ -5,12 +5,21 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
 use diesel::prelude::*;
+use step05_relationships::auth::{SESSION_COOKIE, SESSION_LIFETIME};
 use step05_relationships::models::{self, NewPost, Page};
 use step05_relationships::schema::post;
 use step05_relationships::{Config, Timestamp, create_app, db};
 use tempfile::TempDir;
 use testkit::{Sandbox, Served, send};
+
+fn now() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    since.as_secs() as i64
+}
 
 fn sandbox() -> Sandbox {
     Sandbox::new(env!("CARGO_BIN_EXE_step05-relationships"))
@@ -21,6 +30,8 @@ fn sandbox() -> Sandbox {
 struct Blog {
     dir: TempDir,
     app: Router,
+    /// The app's secret key, so a test can sign a cookie of its own.
+    key: Key,
     /// The session cookie the browser holds, as `session=...`.
     cookie: Option<String>,
 }
@@ -31,8 +42,10 @@ impl Blog {
         let dir = TempDir::new().unwrap();
         let path = dir.path().join("test.sqlite");
         db::init_db(&path).unwrap();
+        let key = Key::generate();
         let blog = Blog {
-            app: create_app(Config::testing(path)).unwrap(),
+            app: create_app(Config::new(path, key.clone())).unwrap(),
+            key,
             dir,
             cookie: None,
         };
@@ -111,6 +124,15 @@ impl Blog {
             &format!("username={username}&password={password}"),
         )
         .await
+    }
+
+    /// A session cookie holding `value`, signed with the app's own key.
+    fn signed_session(&self, value: &str) -> String {
+        let cookie = Cookie::new(SESSION_COOKIE, value.to_owned());
+        let jar = SignedCookieJar::new(self.key.clone()).add(cookie);
+        let response = axum::response::IntoResponse::into_response((jar, ()));
+        let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        set_cookie.split(';').next().unwrap().to_owned()
     }
 
     fn post_count(&self) -> i64 {
@@ -233,6 +255,7 @@ async fn the_foreign_key_refuses_orphans_and_keeps_authors_with_posts() {
     };
     let err = models::create_post(&mut blog.conn(), &orphan).unwrap_err();
     assert_eq!(err.to_string(), "FOREIGN KEY constraint failed");
+    blog.login("test", "test").await;
     let answer = blog.send(Request::delete("/api/users/1"), "").await;
     assert_eq!(answer.status, StatusCode::CONFLICT);
     assert_eq!(blog.post_count(), 1);
@@ -258,6 +281,78 @@ async fn the_json_view_of_the_relations() {
         blog.get("/api/users/99/posts").await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+/// The API writes only for the logged-in owner: 401 without a session, 403
+/// on someone else's user or post, and nothing written either way.
+#[tokio::test]
+async fn the_api_changes_nothing_without_the_owners_session() {
+    let mut blog = Blog::new();
+    let json = |request: axum::http::request::Builder| {
+        request.header(header::CONTENT_TYPE, "application/json")
+    };
+    let writes = [
+        (
+            json(Request::patch("/api/users/1")),
+            r#"{"password":"hacked"}"#,
+        ),
+        (Request::delete("/api/users/2"), ""),
+        (
+            json(Request::post("/api/posts")),
+            r#"{"author_id":1,"title":"t","body":"b"}"#,
+        ),
+        (
+            json(Request::patch("/api/posts/1")),
+            r#"{"title":"defaced"}"#,
+        ),
+        (Request::delete("/api/posts/1"), ""),
+    ];
+    let before = blog.get("/api/posts/1").await.body;
+    for (request, body) in writes {
+        let answer = blog.send(request, body).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+        assert!(
+            answer.body.contains("\"field\":\"session\""),
+            "{}",
+            answer.body
+        );
+    }
+    blog.login("other", "other").await;
+    let others = [
+        (
+            json(Request::patch("/api/users/1")),
+            r#"{"password":"hacked"}"#,
+            "\"field\":\"id\"",
+        ),
+        (
+            json(Request::post("/api/posts")),
+            r#"{"author_id":1,"title":"t","body":"b"}"#,
+            "\"field\":\"author_id\"",
+        ),
+        (
+            json(Request::patch("/api/posts/1")),
+            r#"{"title":"defaced"}"#,
+            "\"field\":\"id\"",
+        ),
+        (Request::delete("/api/posts/1"), "", "\"field\":\"id\""),
+    ];
+    for (request, body, field) in others {
+        let answer = blog.send(request, body).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+        assert!(answer.body.contains(field), "{}", answer.body);
+    }
+    assert_eq!(blog.get("/api/posts/1").await.body, before);
+    assert!(
+        blog.login("test", "test").await.location.is_some(),
+        "test's password changed"
+    );
+    let own = blog
+        .send(
+            json(Request::post("/api/posts")),
+            r#"{"author_id":1,"title":"mine","body":"b"}"#,
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
 }
 
 // --- flaskr's tests: auth -----------------------------------------------------------------
@@ -467,13 +562,17 @@ async fn a_tampered_or_forged_cookie_is_no_session() {
     let mut blog = Blog::new();
     blog.login("test", "test").await;
     let signed = blog.cookie.clone().unwrap();
-    assert!(signed.ends_with('1'), "{signed}");
-    let tampered = format!("{}2", &signed[..signed.len() - 1]); // now says user 2
-    for cookie in [
-        tampered,
+    // The value is the signature, then `1.<issued>`: make it say user 2.
+    let (signature, value) = signed.split_at(signed.rfind("%3D").unwrap() + 3);
+    assert!(value.starts_with("1."), "{signed}");
+    let tampered = format!("{signature}2{}", &value[1..]);
+    let expired = blog.signed_session(&format!("1.{}", now() - SESSION_LIFETIME - 60));
+    let forged = [
         "session=1".to_owned(),
+        "session=1.0".to_owned(),
         "session=garbage".to_owned(),
-    ] {
+    ];
+    for cookie in [tampered, expired].into_iter().chain(forged) {
         blog.cookie = Some(cookie.clone());
         let page = blog.get("/").await;
         assert!(
@@ -547,10 +646,12 @@ fn serve_generates_a_secret_key_once_and_keeps_it() {
 
     let run = sandbox.run_with_env(&["serve", "--port", "0"], &[("SECRET_KEY", "too-short")]);
     assert!(!run.success);
-    assert_eq!(
-        run.stderr,
-        "error: the secret key: SECRET_KEY must be 128 hex digits (64 bytes)\n"
-    );
+    let refusal =
+        "error: the secret key: SECRET_KEY must be 128 hex digits (64 bytes); make one with: ";
+    assert!(run.stderr.starts_with(refusal), "{}", run.stderr);
+    let permissions = std::fs::metadata(&key_file).unwrap().permissions();
+    let mode = std::os::unix::fs::PermissionsExt::mode(&permissions);
+    assert_eq!(mode & 0o777, 0o600, "other users could read the key");
 }
 
 #[test]

@@ -3,33 +3,36 @@
 //! JSON; a 4xx names the field at fault, and a refused request writes
 //! nothing.
 
-use axum::extract::{Path, Query};
+use axum::extract::{FromRef, Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use axum_extra::extract::cookie::Key;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::Error;
+use crate::auth::CurrentUser;
 use crate::db::RequestDb;
 use crate::error::quote;
-use crate::models::{self, NewPost, Page, PostChanges, PostWithAuthor};
+use crate::models::{
+    self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, post_problem, problem_with,
+    text_problem, unique,
+};
 
 /// Rows per page when the request does not say, and the most it may ask for.
 pub const PER_PAGE: i64 = 10;
 pub const MAX_PER_PAGE: i64 = 100;
-/// Longest username accepted, in characters.
-pub const MAX_NAME_CHARS: usize = 100;
-/// Longest post title accepted, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest post body accepted, in characters.
-pub const MAX_BODY_CHARS: usize = 10_000;
 
 /// The API's routes, for any app state: they need only the request's
 /// connection.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+pub fn router<S>() -> Router<S>
+where
+    Key: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         .route("/users", get(list_users).post(create_user))
         .route(
@@ -85,46 +88,6 @@ fn whole_number(
     }
 }
 
-// --- Checking input ---------------------------------------------------------------
-
-/// `Ok(None)` for a write that broke a UNIQUE rule; any other error stays one.
-pub fn unique<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
-    match result {
-        Err(Error::Diesel(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
-            Ok(None)
-        }
-        other => other.map(Some),
-    }
-}
-
-/// What is wrong with a piece of text a client sent, if anything. A body
-/// that is not UTF-8 arrives with U+FFFD in place of the bad bytes.
-fn text_problem(field: &str, value: &str, max_chars: usize, lines: bool) -> Option<String> {
-    let control = |c: char| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t'));
-    if value.trim().is_empty() {
-        Some(format!("Please enter the {field}."))
-    } else if value.contains('\u{FFFD}') {
-        Some(format!("The {field} is not valid UTF-8 text."))
-    } else if value.chars().any(control) {
-        Some(format!("The {field} contains a control character."))
-    } else if value.chars().count() > max_chars {
-        Some(format!(
-            "The {field} is longer than {max_chars} characters."
-        ))
-    } else {
-        None
-    }
-}
-
-/// What is wrong with a username and password, and which field it is.
-pub fn problem_with(username: &str, password: &str) -> Option<(&'static str, String)> {
-    let username_problem = text_problem("username", username, MAX_NAME_CHARS, false);
-    let password_problem = text_problem("password", password, usize::MAX, false);
-    username_problem
-        .map(|problem| ("username", problem))
-        .or(password_problem.map(|problem| ("password", problem)))
-}
-
 // --- The JSON API -------------------------------------------------------------------
 
 /// A 4xx answer of the API: what is wrong, and the field at fault.
@@ -132,6 +95,21 @@ fn api_error(status: StatusCode, field: &str, message: impl Into<String>) -> Res
     let body = json!({ "error": message.into(), "field": field });
     (status, Json(body)).into_response()
 }
+
+// ANCHOR: owner_only
+/// The answer to a write without a session: the API changes nothing for
+/// a visitor who has not logged in.
+fn log_in_first() -> Response {
+    let message = "log in first: POST /auth/login starts a session";
+    api_error(StatusCode::UNAUTHORIZED, "session", message)
+}
+
+/// The answer to a write on someone else's user or post.
+fn not_yours(what: &str, id: i64) -> Response {
+    let message = format!("{what} {id} is not yours to change");
+    api_error(StatusCode::FORBIDDEN, "id", message)
+}
+// ANCHOR_END: owner_only
 
 fn not_found(what: &str, id: i64) -> Response {
     api_error(
@@ -218,9 +196,15 @@ pub struct UserChanges {
 /// `PATCH /api/users/{id}`: 200 with the user as it is now.
 async fn update_user(
     db: RequestDb,
+    CurrentUser(me): CurrentUser,
     Path(id): Path<i64>,
     Json(changes): Json<UserChanges>,
 ) -> Result<Response, Error> {
+    match me {
+        None => return Ok(log_in_first()),
+        Some(me) if me.id != id => return Ok(not_yours("user", id)),
+        Some(_) => {}
+    }
     let username = changes
         .username
         .as_deref()
@@ -248,7 +232,7 @@ async fn update_user(
     }
     if username.is_none() && changes.password.is_none() {
         let message = "nothing to change: send username, password or both";
-        return Ok(api_error(StatusCode::BAD_REQUEST, "body", message));
+        return Ok(api_error(StatusCode::BAD_REQUEST, "request", message));
     }
     let name = username.clone();
     let updated = db
@@ -276,7 +260,16 @@ async fn update_user(
 
 /// `DELETE /api/users/{id}`: 204, or 409 while the user still has posts
 /// (the foreign key refuses; nothing is deleted), or 404.
-async fn delete_user(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error> {
+async fn delete_user(
+    db: RequestDb,
+    CurrentUser(me): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    match me {
+        None => return Ok(log_in_first()),
+        Some(me) if me.id != id => return Ok(not_yours("user", id)),
+        Some(_) => {}
+    }
     let deleted = db.run(move |conn| models::delete_user(conn, id)).await;
     Ok(match deleted {
         Ok(1) => StatusCode::NO_CONTENT.into_response(),
@@ -301,18 +294,21 @@ pub struct PostInput {
     body: String,
 }
 
-/// What is wrong with a post's title or body, and which field it is.
-pub fn post_problem(title: Option<&str>, body: Option<&str>) -> Option<(&'static str, String)> {
-    let title = title.and_then(|title| text_problem("title", title, MAX_TITLE_CHARS, false));
-    let body = body.and_then(|body| text_problem("body", body, MAX_BODY_CHARS, true));
-    title
-        .map(|problem| ("title", problem))
-        .or(body.map(|problem| ("body", problem)))
-}
-
 /// `POST /api/posts`: 201 with the new post, or 422 naming `author_id` when
 /// no such user exists (the foreign key says so).
-async fn create_post(db: RequestDb, Json(input): Json<PostInput>) -> Result<Response, Error> {
+async fn create_post(
+    db: RequestDb,
+    CurrentUser(me): CurrentUser,
+    Json(input): Json<PostInput>,
+) -> Result<Response, Error> {
+    match me {
+        None => return Ok(log_in_first()),
+        Some(me) if me.id != input.author_id => {
+            let message = format!("you may post only as yourself, author_id {}", me.id);
+            return Ok(api_error(StatusCode::FORBIDDEN, "author_id", message));
+        }
+        Some(_) => {}
+    }
     if let Some((field, problem)) = post_problem(Some(&input.title), Some(&input.body)) {
         return Ok(api_error(StatusCode::BAD_REQUEST, field, problem));
     }
@@ -357,12 +353,22 @@ async fn list_posts(db: RequestDb, Query(query): Query<ListQuery>) -> Result<Res
         Ok(page) => page,
         Err((field, message)) => return Ok(api_error(StatusCode::BAD_REQUEST, field, message)),
     };
-    if let Some(author) = query.author {
+    if let Some(author) = query.author.filter(|name| !name.is_empty()) {
         let posts = db
             .run(move |conn| models::posts_by_username(conn, &author, page).map(|p| (p, author)))
             .await?;
         return Ok(match posts {
-            (Some(posts), _) => Json(posts).into_response(),
+            (Some(posts), author) => {
+                let posts = posts.map(|post| PostWithAuthor {
+                    post,
+                    author: author.clone(),
+                });
+                Json(PostsAnswer {
+                    posts,
+                    unreadable: 0,
+                })
+                .into_response()
+            }
             (None, author) => {
                 let message = format!("no user named {}", quote(&author));
                 api_error(StatusCode::NOT_FOUND, "author", message)
@@ -428,15 +434,19 @@ pub struct PostPatch {
 /// `PATCH /api/posts/{id}`: 200 with the post as it is now.
 async fn update_post(
     db: RequestDb,
+    CurrentUser(me): CurrentUser,
     Path(id): Path<i64>,
     Json(patch): Json<PostPatch>,
 ) -> Result<Response, Error> {
+    if let Some(refusal) = refuse_unless_author(&db, me, id).await? {
+        return Ok(refusal);
+    }
     if let Some((field, problem)) = post_problem(patch.title.as_deref(), patch.body.as_deref()) {
         return Ok(api_error(StatusCode::BAD_REQUEST, field, problem));
     }
     if patch.title.is_none() && patch.body.is_none() {
         let message = "nothing to change: send title, body or both";
-        return Ok(api_error(StatusCode::BAD_REQUEST, "body", message));
+        return Ok(api_error(StatusCode::BAD_REQUEST, "request", message));
     }
     let changes = PostChanges {
         title: patch.title.map(|title| title.trim().to_owned()),
@@ -455,11 +465,36 @@ async fn update_post(
 }
 
 /// `DELETE /api/posts/{id}`: 204, or 404.
-async fn delete_post(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error> {
+async fn delete_post(
+    db: RequestDb,
+    CurrentUser(me): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    if let Some(refusal) = refuse_unless_author(&db, me, id).await? {
+        return Ok(refusal);
+    }
     Ok(
         match db.run(move |conn| models::delete_post(conn, id)).await? {
             true => StatusCode::NO_CONTENT.into_response(),
             false => not_found("post", id),
         },
     )
+}
+
+/// `None` when `me` wrote post `id`; else the answer: 401 without a
+/// session, 404 for no such post, 403 for someone else's.
+async fn refuse_unless_author(
+    db: &RequestDb,
+    me: Option<models::User>,
+    id: i64,
+) -> Result<Option<Response>, Error> {
+    let Some(me) = me else {
+        return Ok(Some(log_in_first()));
+    };
+    let post = db.run(move |conn| models::find_post(conn, id)).await?;
+    Ok(match post {
+        None => Some(not_found("post", id)),
+        Some(post) if post.post.author_id != me.id => Some(not_yours("post", id)),
+        Some(_) => None,
+    })
 }

@@ -57,7 +57,10 @@ pub const SECRET_KEY_FILE: &str = "instance/step06-secret-key";
 pub fn secret_key(from_env: Option<&str>) -> Result<Key, Error> {
     if let Some(hex) = from_env {
         return key_from_hex(hex.trim()).ok_or_else(|| {
-            Error::SecretKey("SECRET_KEY must be 128 hex digits (64 bytes)".to_owned())
+            let hint = "make one with: python3 -c 'import secrets; print(secrets.token_hex(64))'";
+            Error::SecretKey(format!(
+                "SECRET_KEY must be 128 hex digits (64 bytes); {hint}"
+            ))
         });
     }
     let path = Path::new(SECRET_KEY_FILE);
@@ -75,7 +78,7 @@ pub fn secret_key(from_env: Option<&str>) -> Result<Key, Error> {
             if let Some(folder) = path.parent() {
                 std::fs::create_dir_all(folder)?;
             }
-            std::fs::write(path, hex + "\n")?;
+            write_private(path, &(hex + "\n"))?;
             tracing::info!("generated a new secret key in {}", path.display());
             Ok(key)
         }
@@ -84,6 +87,16 @@ pub fn secret_key(from_env: Option<&str>) -> Result<Key, Error> {
             path.display()
         ))),
     }
+}
+
+/// Writes `text` to a new file only its owner may read: a key other users
+/// of the machine could read would let them forge any login.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())
 }
 
 fn key_from_hex(hex: &str) -> Option<Key> {
