@@ -96,7 +96,6 @@ fn api_error(status: StatusCode, field: &str, message: impl Into<String>) -> Res
     (status, Json(body)).into_response()
 }
 
-// ANCHOR: owner_only
 /// The answer to a write without a session: the API changes nothing for
 /// a visitor who has not logged in.
 fn log_in_first() -> Response {
@@ -109,7 +108,6 @@ fn not_yours(what: &str, id: i64) -> Response {
     let message = format!("{what} {id} is not yours to change");
     api_error(StatusCode::FORBIDDEN, "id", message)
 }
-// ANCHOR_END: owner_only
 
 fn not_found(what: &str, id: i64) -> Response {
     api_error(
@@ -380,7 +378,6 @@ async fn list_posts(db: RequestDb, Query(query): Query<ListQuery>) -> Result<Res
     Ok(Json(PostsAnswer { posts, unreadable }).into_response())
 }
 
-// ANCHOR: posts_of_user
 /// `GET /api/users/{id}/posts?page=N`: `user.posts`, a page at a time.
 async fn posts_of_user(
     db: RequestDb,
@@ -402,7 +399,6 @@ async fn posts_of_user(
         None => not_found("user", id),
     })
 }
-// ANCHOR_END: posts_of_user
 
 /// A page of posts, and how many rows of it could not be read (and were
 /// logged), so a client is never silently shown less than there is.

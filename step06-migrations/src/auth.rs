@@ -35,7 +35,6 @@ pub fn render(
     Ok(Html(templates.get_template(name)?.render(values)?))
 }
 
-// ANCHOR: current_user
 /// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
 /// The id comes from the signed session cookie; a cookie that is missing,
 /// forged or tampered with fails its signature check and counts as no
@@ -92,7 +91,6 @@ impl CurrentUser {
         self.0.ok_or_else(|| Redirect::to("/auth/login"))
     }
 }
-// ANCHOR_END: current_user
 
 /// The auth blueprint.
 pub fn router<S>() -> Router<S>
@@ -174,7 +172,6 @@ async fn login_form(
     render(&templates, "login.html", context! { user, username => "" })
 }
 
-// ANCHOR: login
 /// `POST /auth/login`: checks the password against the stored hash (on a
 /// blocking thread: argon2 is slow on purpose), then starts a session by
 /// setting the signed cookie, and redirects to the index.
@@ -206,7 +203,6 @@ async fn login(
         }
     }
 }
-// ANCHOR_END: login
 
 /// `GET /auth/logout`: ends the session and goes back to the index.
 async fn logout(jar: SignedCookieJar) -> Response {

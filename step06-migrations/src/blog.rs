@@ -144,7 +144,6 @@ async fn create(
     Ok(Redirect::to("/").into_response())
 }
 
-// ANCHOR: get_post
 /// flaskr's `get_post(id)`: the post, if it exists (404 otherwise) and the
 /// logged-in user wrote it (403 otherwise).
 async fn own_post(
@@ -162,7 +161,6 @@ async fn own_post(
         Some(post) => Ok(post),
     })
 }
-// ANCHOR_END: get_post
 
 async fn update_form(
     State(templates): State<Arc<Environment<'static>>>,

@@ -46,7 +46,6 @@ impl Config {
     }
 }
 
-// ANCHOR: secret_key
 /// Where `serve` keeps the key it generated, when `SECRET_KEY` is not set.
 pub const SECRET_KEY_FILE: &str = "instance/step06-secret-key";
 
@@ -108,7 +107,6 @@ fn key_from_hex(hex: &str) -> Option<Key> {
         .ok()
         .filter(|_| bytes.len() == 64)
 }
-// ANCHOR_END: secret_key
 
 /// Builds the app on the configured database, which must have had every
 /// migration: a missing one is an error now, not a 500 on every request.

@@ -129,7 +129,6 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     }
 }
 
-// ANCHOR: count_selects
 /// Runs `work` on `conn` and counts the SELECT statements it sends, through
 /// diesel's connection instrumentation: the way to see an N+1 problem.
 pub fn count_selects<T>(
@@ -150,7 +149,6 @@ pub fn count_selects<T>(
     conn.set_instrumentation(None::<Box<dyn Instrumentation>>);
     (result, count.load(Ordering::SeqCst))
 }
-// ANCHOR_END: count_selects
 
 /// The app's database file, and the pool of connections to it.
 #[derive(Debug, Clone)]

@@ -127,7 +127,6 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-// ANCHOR: db_command
 /// Runs one `db` command on the database at `path`.
 fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Error> {
     if let Db::New { name, dir } = &command {
@@ -197,7 +196,6 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
         Db::New { .. } => Ok(()),
     }
 }
-// ANCHOR_END: db_command
 
 /// Writes the backup next to the database, unless told not to, and says where.
 fn back_up_unless(

@@ -20,7 +20,6 @@ pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest post body accepted, in characters.
 pub const MAX_BODY_CHARS: usize = 10_000;
 
-// ANCHOR: models
 /// A user as pages and JSON show it. `Selectable` reads only these columns:
 /// the password hash is never loaded, so it can never be shown.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize)]
@@ -70,7 +69,6 @@ pub struct PostChanges {
     pub title: Option<String>,
     pub body: Option<String>,
 }
-// ANCHOR_END: models
 
 /// Which slice of a list to read: page `number` (from 1) of `per_page` rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,7 +354,6 @@ pub fn check(conn: &mut SqliteConnection) -> QueryResult<()> {
     count_users(conn).map(|_| ())
 }
 
-// ANCHOR: relations
 /// `user.posts`: the posts of `author`, newest first, a page of them.
 pub fn posts_of(
     conn: &mut SqliteConnection,
@@ -393,9 +390,7 @@ pub fn users_with_posts(
     let grouped = posts.grouped_by(&users);
     Ok(users.into_iter().zip(grouped).collect())
 }
-// ANCHOR_END: relations
 
-// ANCHOR: aggregates
 /// Each user's username and number of posts, users with none included (a
 /// LEFT JOIN), most posts first, then by name.
 pub fn posts_per_user(conn: &mut SqliteConnection) -> QueryResult<Vec<(String, i64)>> {
@@ -416,7 +411,6 @@ pub fn average_posts_per_user(conn: &mut SqliteConnection) -> QueryResult<Option
     let total: i64 = counts.iter().map(|(_, posts)| posts).sum();
     Ok((!counts.is_empty()).then(|| total as f64 / counts.len() as f64))
 }
-// ANCHOR_END: aggregates
 
 /// The username's posts, newest first, a page of them; `None` if there is
 /// no such user (`/api/posts?author=...`).

@@ -69,7 +69,6 @@ pub fn templates() -> Result<Environment<'static>, Error> {
     Ok(env)
 }
 
-// ANCHOR: app
 /// Builds the app: the pages, flaskr's auth and blog blueprints, the API
 /// nested under `/api`, and the layers every request passes through (the
 /// last one added is outermost).
@@ -106,8 +105,6 @@ fn pages() -> Router<AppState> {
         .route("/users", get(list_users))
         .route("/users/new", get(new_user_form).post(create_user))
 }
-
-// ANCHOR_END: app
 
 // --- Pages --------------------------------------------------------------------
 
@@ -220,7 +217,6 @@ fn form_again(
     Ok((status, state.render("new_user.html", values)?).into_response())
 }
 
-// ANCHOR: same_origin
 /// Refuses a form posted from another site: a request that changes
 /// something (anything but GET and HEAD) whose browser says it comes from
 /// elsewhere. The session cookie's `SameSite=Lax` already keeps it off such
@@ -247,7 +243,6 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
         Some(origin) => origin.split_once("://").map(|(_, rest)| rest) != text("host"),
     }
 }
-// ANCHOR_END: same_origin
 
 /// Numbers each request for the log, and gives every error answer a short
 /// readable body: JSON under `/api/`, a page elsewhere. A 5xx tells the

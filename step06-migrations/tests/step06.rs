@@ -312,6 +312,28 @@ fn a_step5_database_is_adopted_with_stamp_then_upgraded() {
     );
 }
 
+/// The chapter's session on a real step 5 database: `instance/step05.sqlite`
+/// as step 5's `init-db` makes it, from step 5's own `schema.sql`.
+#[test]
+fn adopting_a_step5_database_as_the_book_shows_it() {
+    let sandbox = sandbox();
+    let path = sandbox.path().join("instance/step05.sqlite");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(include_str!("../../step05-relationships/src/schema.sql"))
+        .unwrap();
+    drop(conn);
+    let transcript = sandbox.transcript(&[
+        "--database instance/step05.sqlite db history",
+        "--database instance/step05.sqlite db upgrade",
+        "--database instance/step05.sqlite db stamp 20260101000001",
+        "--database instance/step05.sqlite db upgrade",
+        "--database instance/step05.sqlite db check",
+    ]);
+    insta::assert_snapshot!("adopt_step5", transcript);
+}
+
 #[test]
 fn check_reports_no_drift_on_a_clean_database_and_the_exact_drift_otherwise() {
     let sandbox = sandbox();
