@@ -101,7 +101,7 @@ const CREATE_USERS: &str = "
 
 /// Opens a database that must exist already, for commands that only read.
 pub fn open_existing(path: &Path) -> Result<Connection, Error> {
-    if !path.is_file() {
+    if !path.exists() {
         return Err(Error::NoDatabase {
             path: path.to_path_buf(),
         });

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("the database setting (from --database or DATABASE_URL) {0}")]
     DatabaseSetting(String),
-    #[error("cannot create folder {path}: {source}")]
+    #[error("cannot create folder {path}: {}", explain(.source))]
     CreateDir {
         path: PathBuf,
         source: std::io::Error,
@@ -37,6 +37,14 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+/// An I/O error in words a reader can act on; the system's own otherwise.
+fn explain(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::AlreadyExists => "a file of that name is in the way".to_owned(),
+        _ => err.to_string(),
+    }
 }
 
 /// How much of a bad value an error message repeats.

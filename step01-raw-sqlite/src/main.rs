@@ -70,6 +70,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             let database = database()?;
             let mut conn = db::open(&database)?;
             let summary = import::import_csv(&mut conn, &file)?;
+            // The import is committed now: a failure to say so must not read as its failure.
+            let committed = |err| {
+                Error::Output(std::io::Error::other(format!(
+                    "{err} (the import itself was committed)"
+                )))
+            };
             writeln!(
                 out,
                 "Imported {} into {}: {} inserted, {} updated, {} unchanged.",
@@ -78,7 +84,11 @@ fn run(cli: Cli) -> Result<(), Error> {
                 summary.inserted,
                 summary.updated,
                 summary.unchanged
-            )?;
+            )
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::BrokenPipe => Error::Output(err),
+                _ => committed(err),
+            })?;
             Ok(())
         }
         Some(Command::List) => {

@@ -520,3 +520,33 @@ fn an_import_that_waits_too_long_for_the_lock_says_nothing_was_imported() {
     );
     assert_eq!(user_rows(&holder), rows(&[("Ann", "ann@example.com")]));
 }
+
+#[test]
+fn an_import_whose_report_cannot_be_written_says_it_was_committed() {
+    let sandbox = sandbox();
+    sandbox.write("one.csv", "name,email\nAnn,ann@example.com\n");
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let output = sandbox
+        .command(&["import-csv", "one.csv"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: cannot write output: No space left on device (os error 28) (the import itself was committed)\n"
+    );
+    let db = open_db(&sandbox, "instance/step01.sqlite");
+    assert_eq!(user_rows(&db), rows(&[("Ann", "ann@example.com")]));
+}
+
+#[test]
+fn list_on_a_folder_says_it_cannot_open_it() {
+    let sandbox = sandbox();
+    std::fs::create_dir(sandbox.path().join("instance")).unwrap();
+    let run = sandbox.run(&["--database", "instance", "list"]);
+    assert_eq!(
+        run.stderr,
+        "error: cannot open database instance: unable to open database file: instance\n"
+    );
+}

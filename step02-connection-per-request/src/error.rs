@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 pub enum Error {
     #[error("the database setting (from --database or DATABASE_URL) {0}")]
     DatabaseSetting(String),
-    #[error("cannot create folder {path}: {source}")]
+    #[error("cannot create folder {path}: {}", explain(.source))]
     CreateDir {
         path: PathBuf,
         source: std::io::Error,
@@ -55,6 +55,14 @@ impl IntoResponse for Error {
     }
 }
 // ANCHOR_END: into_response
+
+/// An I/O error in words a reader can act on; the system's own otherwise.
+fn explain(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::AlreadyExists => "a file of that name is in the way".to_owned(),
+        _ => err.to_string(),
+    }
+}
 
 /// How much of a bad value a message repeats.
 const QUOTED_CHARS: usize = 40;

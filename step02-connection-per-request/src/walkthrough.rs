@@ -8,7 +8,7 @@ use std::path::Path;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, header};
+use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
 
 use crate::blocking::{self, Placement};
@@ -167,6 +167,9 @@ async fn send(
     let after = database.counts().now();
     let (opened, used, closed) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
     let story = match (opened, used) {
+        (0, 0) if status == StatusCode::SERVICE_UNAVAILABLE => {
+            "opening it failed (no file), so there was nothing to close".to_owned()
+        }
         (0, 0) if closed == 0 => "none opened: nothing asked for one".to_owned(),
         (0, _) => "none opened; the pool's open one was used".to_owned(),
         _ => format!("opened {opened}, used {used}, closed {closed}"),
