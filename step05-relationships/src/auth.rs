@@ -86,10 +86,25 @@ pub fn session_cookie(user: &User) -> Cookie<'static> {
         .build()
 }
 
-impl CurrentUser {
-    /// flaskr's `login_required`: the user, or a redirect to the login page.
-    pub fn required(self) -> Result<User, Redirect> {
-        self.0.ok_or_else(|| Redirect::to("/auth/login"))
+/// flaskr's `login_required`, as an extractor: a handler that takes
+/// `LoggedIn(user)` runs only for a logged-in user; anyone else is sent to
+/// the login page before the handler starts.
+#[derive(Debug, Clone)]
+pub struct LoggedIn(pub User);
+
+impl<S> FromRequestParts<S> for LoggedIn
+where
+    Key: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match CurrentUser::from_request_parts(parts, state).await {
+            Ok(CurrentUser(Some(user))) => Ok(LoggedIn(user)),
+            Ok(CurrentUser(None)) => Err(Redirect::to("/auth/login").into_response()),
+            Err(err) => Err(err.into_response()),
+        }
     }
 }
 // ANCHOR_END: current_user

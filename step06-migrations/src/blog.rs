@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::api::{ListQuery, log_unreadable};
-use crate::auth::{CurrentUser, render};
+use crate::auth::{CurrentUser, LoggedIn, render};
 use crate::db::RequestDb;
 use crate::models::{self, NewPost, PostChanges, PostWithAuthor, User, post_problem};
 
@@ -105,28 +105,20 @@ fn form_problem(form: &PostForm) -> Option<String> {
 
 async fn create_form(
     State(templates): State<Arc<Environment<'static>>>,
-    current: CurrentUser,
+    LoggedIn(user): LoggedIn,
 ) -> Result<Response, Error> {
-    let user = match current.required() {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login.into_response()),
-    };
     let values = context! { user, title => "", body => "" };
     Ok(render(&templates, "create.html", values)?.into_response())
 }
 
-/// `POST /create`: for a logged-in user only; saves the post and goes to
-/// the index, or shows the form again with the problem.
+/// `POST /create`: for a logged-in user only (`LoggedIn`); saves the post
+/// and goes to the index, or shows the form again with the problem.
 async fn create(
     State(templates): State<Arc<Environment<'static>>>,
     db: RequestDb,
-    current: CurrentUser,
+    LoggedIn(user): LoggedIn,
     Form(form): Form<PostForm>,
 ) -> Result<Response, Error> {
-    let user = match current.required() {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login.into_response()),
-    };
     if let Some(error) = form_problem(&form) {
         let values = context! { user, title => form.title, body => form.body, error };
         let page = render(&templates, "create.html", values)?;
@@ -165,13 +157,9 @@ async fn own_post(
 async fn update_form(
     State(templates): State<Arc<Environment<'static>>>,
     db: RequestDb,
-    current: CurrentUser,
+    LoggedIn(user): LoggedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
-    let user = match current.required() {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login.into_response()),
-    };
     let post = match own_post(&db, id, &user).await? {
         Ok(post) => post.post,
         Err(refusal) => return Ok(refusal),
@@ -184,14 +172,10 @@ async fn update_form(
 async fn update(
     State(templates): State<Arc<Environment<'static>>>,
     db: RequestDb,
-    current: CurrentUser,
+    LoggedIn(user): LoggedIn,
     Path(id): Path<i64>,
     Form(form): Form<PostForm>,
 ) -> Result<Response, Error> {
-    let user = match current.required() {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login.into_response()),
-    };
     if let Err(refusal) = own_post(&db, id, &user).await? {
         return Ok(refusal);
     }
@@ -212,13 +196,9 @@ async fn update(
 /// `POST /{id}/delete`: the author deletes the post.
 async fn delete(
     db: RequestDb,
-    current: CurrentUser,
+    LoggedIn(user): LoggedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
-    let user = match current.required() {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login.into_response()),
-    };
     if let Err(refusal) = own_post(&db, id, &user).await? {
         return Ok(refusal);
     }
