@@ -198,6 +198,7 @@ impl Database {
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
+            .test_on_check_out(false) // a SQLite file does not go stale like a socket
             .connection_customizer(Box::new(Pragmas))
             .build(manager)?;
         Ok(Database { path, pool })

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use step04_orm::schema::{post, user};
 use step04_orm::{Config, create_app, db, models};
 use tempfile::TempDir;
-use testkit::{Sandbox, Served, get, post_form, send};
+use testkit::{HttpClient, Sandbox, Served, get, post_form, send};
 
 fn sandbox() -> Sandbox {
     Sandbox::new(env!("CARGO_BIN_EXE_step04-orm"))
@@ -745,4 +745,135 @@ fn output_into_a_closed_pipe_ends_quietly() {
     let (success, stderr) = sandbox().run_into_closed_pipe(&[]);
     assert!(success, "{stderr}");
     assert_eq!(stderr, "");
+}
+
+// --- Under load, and after a crash (the real server, loopback only) -----------------------
+
+/// Starts `serve` on a fresh database holding one user, `writer` (id 1).
+fn serve_with_a_writer(sandbox: &Sandbox) -> Served {
+    assert!(sandbox.run(&["init-db"]).success);
+    let served = Served::start(sandbox, &[], &[("RUST_LOG", "warn")]);
+    let mut client = HttpClient::connect(served.address()).unwrap();
+    let user = r#"{"username":"writer","password":"pw"}"#;
+    assert_eq!(
+        client.send("POST", "/api/users", Some(user)).unwrap().0,
+        201
+    );
+    served
+}
+
+fn post_count(sandbox: &Sandbox) -> i64 {
+    let path = sandbox.path().join("instance/step04.sqlite");
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    post::table.count().get_result(&mut conn).unwrap()
+}
+
+/// `clients` threads, each on its own keep-alive connection, each sending
+/// `each` posts at once; returns every status answered.
+fn write_at_once(address: &str, clients: usize, each: usize) -> Vec<u16> {
+    let threads: Vec<_> = (0..clients)
+        .map(|client| {
+            let address = address.to_owned();
+            std::thread::spawn(move || {
+                let mut connection = HttpClient::connect(&address).unwrap();
+                (0..each)
+                    .map(|n| {
+                        let body =
+                            format!(r#"{{"author_id":1,"title":"c{client} n{n}","body":"load"}}"#);
+                        connection
+                            .send("POST", "/api/posts", Some(&body))
+                            .unwrap()
+                            .0
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|thread| thread.join().unwrap())
+        .collect()
+}
+
+/// SQLite has one writer at a time; with WAL and the busy timeout, writers
+/// wait their turn instead of failing: every POST is a 201 and every row lands.
+#[test]
+fn concurrent_writers_all_land() {
+    let sandbox = sandbox();
+    let served = serve_with_a_writer(&sandbox);
+    let mut expected = 0;
+    for (clients, each) in [(8, 200), (32, 50)] {
+        let statuses = write_at_once(served.address(), clients, each);
+        let created = statuses.iter().filter(|status| **status == 201).count();
+        assert_eq!(
+            created,
+            clients * each,
+            "{clients} x {each}: not all 201: {:?}",
+            statuses.iter().filter(|s| **s != 201).collect::<Vec<_>>()
+        );
+        expected += clients * each;
+        assert_eq!(post_count(&sandbox), expected as i64);
+    }
+    assert!(served.stop().success);
+}
+
+/// Killed with writes in flight (SIGKILL, no chance to clean up) and started
+/// again on the same file: the database is intact, and every write the
+/// server answered 201 is in it.
+#[test]
+fn a_killed_server_keeps_every_acknowledged_write() {
+    let sandbox = sandbox();
+    let served = serve_with_a_writer(&sandbox);
+    let (acknowledged, acks) = std::sync::mpsc::channel::<String>();
+    let writers: Vec<_> = (0..4)
+        .map(|client| {
+            let (address, acknowledged) = (served.address().to_owned(), acknowledged.clone());
+            std::thread::spawn(move || {
+                let mut connection = HttpClient::connect(&address).unwrap();
+                for n in 0..2_000 {
+                    let title = format!("c{client} n{n}");
+                    let body = format!(r#"{{"author_id":1,"title":"{title}","body":"crash"}}"#);
+                    match connection.send("POST", "/api/posts", Some(&body)) {
+                        Ok((201, _)) => acknowledged.send(title).unwrap(),
+                        _ => return, // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(acknowledged);
+    let mut titles: Vec<String> = acks.iter().take(200).collect(); // writes are in flight now
+    served.kill();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    titles.extend(acks.iter());
+
+    let path = sandbox.path().join("instance/step04.sqlite");
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    #[derive(QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = Text)]
+        integrity_check: String,
+    }
+    let check = diesel::sql_query("PRAGMA integrity_check")
+        .get_result::<Check>(&mut conn)
+        .unwrap();
+    assert_eq!(check.integrity_check, "ok");
+    let stored: Vec<String> = post::table.select(post::title).load(&mut conn).unwrap();
+    let missing: Vec<&String> = titles
+        .iter()
+        .filter(|title| !stored.contains(title))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes are gone: {missing:?}",
+        missing.len()
+    );
+    assert!(titles.len() >= 200);
+
+    let again = Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
+    let mut client = HttpClient::connect(again.address()).unwrap();
+    assert_eq!(client.send("GET", "/api/posts", None).unwrap().0, 200);
+    assert!(again.stop().success);
 }

@@ -10,7 +10,8 @@
 //! A step's tests find their binary with `env!("CARGO_BIN_EXE_<step>")`, so
 //! cargo builds it first; nothing here calls cargo.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
@@ -254,6 +255,12 @@ impl Served {
         }
     }
 
+    /// Kills the server at once (SIGKILL), as a crash would, and waits.
+    pub fn kill(mut self) {
+        self.child.kill().expect("the server is running");
+        self.child.wait().expect("serve exits");
+    }
+
     fn interrupt(&self) {
         let pid = self.child.id().to_string();
         Command::new("kill")
@@ -269,6 +276,68 @@ impl Drop for Served {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A keep-alive HTTP/1.1 client on one socket, for tests against `serve`.
+#[derive(Debug)]
+pub struct HttpClient {
+    address: String,
+    stream: BufReader<TcpStream>,
+}
+
+impl HttpClient {
+    pub fn connect(address: &str) -> std::io::Result<HttpClient> {
+        let stream = BufReader::new(TcpStream::connect(address)?);
+        let address = address.to_owned();
+        Ok(HttpClient { address, stream })
+    }
+
+    /// Sends one request (with a JSON body, if any) and reads the answer:
+    /// its status and body. An error means the connection is gone.
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        json: Option<&str>,
+    ) -> std::io::Result<(u16, String)> {
+        let body = json.unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.address,
+            body.len()
+        );
+        let socket = self.stream.get_mut();
+        socket.write_all(head.as_bytes())?;
+        socket.write_all(body.as_bytes())?;
+        let mut line = String::new();
+        if self.stream.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0;
+        loop {
+            line.clear();
+            if self.stream.read_line(&mut line)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut answer = vec![0; length];
+        self.stream.read_exact(&mut answer)?;
+        Ok((status, String::from_utf8_lossy(&answer).into_owned()))
     }
 }
 
