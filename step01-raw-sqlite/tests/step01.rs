@@ -550,3 +550,65 @@ fn list_on_a_folder_says_it_cannot_open_it() {
         "error: cannot open database instance: unable to open database file: instance\n"
     );
 }
+
+/// A CSV of `rows` users, `name,email`.
+fn big_csv(rows: usize) -> String {
+    let mut csv = String::from("name,email\n");
+    for n in 0..rows {
+        csv.push_str(&format!("User {n},user{n}@example.com\n"));
+    }
+    csv
+}
+
+/// 100,000 rows go in as one transaction.
+#[test]
+fn a_large_import_runs_as_one_transaction() {
+    let sandbox = sandbox();
+    sandbox.write("big.csv", big_csv(100_000));
+    let run = sandbox.run(&["import-csv", "big.csv"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .ends_with(": 100000 inserted, 0 updated, 0 unchanged.\n"),
+        "{}",
+        run.stdout
+    );
+    let count: i64 = open_db(&sandbox, "instance/step01.sqlite")
+        .query_row("SELECT count(*) FROM users", (), |row| row.get(0))
+        .unwrap();
+    assert_eq!(count, 100_000);
+}
+
+/// Killed while its transaction is open (SIGKILL: no chance to clean up),
+/// a large import leaves the database exactly as it was.
+#[test]
+fn a_large_import_killed_partway_leaves_the_database_untouched() {
+    let sandbox = sandbox();
+    sandbox.write("one.csv", "name,email\nAnn,ann@example.com\n");
+    assert!(sandbox.run(&["import-csv", "one.csv"]).success);
+    sandbox.write("big.csv", big_csv(100_000));
+
+    // A reader holds the database open, so the import can write its rows
+    // but can never commit: it is certainly partway when it is killed.
+    let reader = open_db(&sandbox, "instance/step01.sqlite");
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM users;")
+        .unwrap();
+    let mut import = sandbox.command(&["import-csv", "big.csv"]).spawn().unwrap();
+    let journal = sandbox.path().join("instance/step01.sqlite-journal");
+    while !journal.exists() && import.try_wait().unwrap().is_none() {
+        std::thread::yield_now(); // wait for the import to start writing
+    }
+    assert!(journal.exists(), "the import ended before it began writing");
+    import.kill().unwrap();
+    import.wait().unwrap();
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+
+    let db = open_db(&sandbox, "instance/step01.sqlite");
+    let check: String = db
+        .query_row("PRAGMA integrity_check", (), |row| row.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    assert_eq!(user_rows(&db), rows(&[("Ann", "ann@example.com")]));
+}
