@@ -411,3 +411,57 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(success, "{stderr}");
     assert_eq!(stderr, "");
 }
+
+/// Killed in the middle of `db upgrade` (SIGKILL, while its transaction is
+/// open), the database is still at the old version, whole: never in between.
+#[test]
+fn an_upgrade_killed_midway_leaves_the_old_version_whole() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
+    let path = sandbox.path().join("instance/step06.sqlite");
+    let mut conn = migrate::connect(&path).unwrap();
+    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
+        .execute(&mut conn)
+        .unwrap();
+    let before = everything(&mut conn);
+
+    // A reader holds the database, so the upgrade can change it but can
+    // never commit: it is certainly midway when it is killed.
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("BEGIN; SELECT count(*) FROM user;")
+        .unwrap();
+    let mut upgrade = sandbox
+        .command(&["db", "upgrade", "--no-backup"])
+        .spawn()
+        .unwrap();
+    let journal = sandbox.path().join("instance/step06.sqlite-journal");
+    while !journal.exists() && upgrade.try_wait().unwrap().is_none() {
+        std::thread::yield_now(); // wait for the upgrade to start writing
+    }
+    assert!(
+        journal.exists(),
+        "the upgrade ended before it began writing"
+    );
+    upgrade.kill().unwrap();
+    upgrade.wait().unwrap();
+    conn.batch_execute("COMMIT").unwrap();
+    drop(conn);
+
+    let mut conn = migrate::connect(&path).unwrap();
+    assert_eq!(
+        strings(
+            &mut conn,
+            "SELECT integrity_check AS value FROM pragma_integrity_check"
+        ),
+        ["ok"]
+    );
+    assert_eq!(migrate::current(&mut conn).unwrap().as_deref(), Some(FIRST));
+    assert_eq!(everything(&mut conn), before);
+    assert_eq!(
+        migrate::upgrade(&mut conn, &MIGRATIONS, None)
+            .unwrap()
+            .len(),
+        3,
+        "it upgrades cleanly now"
+    );
+}
