@@ -796,14 +796,40 @@ fn write_at_once(address: &str, clients: usize, each: usize) -> Vec<u16> {
 }
 
 /// SQLite has one writer at a time; with WAL and the busy timeout, writers
-/// wait their turn instead of failing: every POST is a 201 and every row lands.
+/// wait their turn instead of failing: every POST is a 201 and every row
+/// lands, and readers keep getting answers meanwhile.
 #[test]
 fn concurrent_writers_all_land() {
     let sandbox = sandbox();
     let served = serve_with_a_writer(&sandbox);
     let mut expected = 0;
     for (clients, each) in [(8, 200), (32, 50)] {
+        // Two readers ask for a page and a user all the while.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = ["/api/posts?per_page=10", "/api/users/1"]
+            .into_iter()
+            .map(|path| {
+                let (address, done) = (served.address().to_owned(), done.clone());
+                std::thread::spawn(move || {
+                    let mut connection = HttpClient::connect(&address).unwrap();
+                    let mut answers = Vec::new();
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) && answers.len() < 10_000
+                    {
+                        answers.push(connection.send("GET", path, None).unwrap().0);
+                    }
+                    answers
+                })
+            })
+            .collect();
         let statuses = write_at_once(served.address(), clients, each);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        for reader in readers {
+            let answers = reader.join().unwrap();
+            assert!(
+                !answers.is_empty() && answers.iter().all(|status| *status == 200),
+                "a read failed during the writes"
+            );
+        }
         let created = statuses.iter().filter(|status| **status == 201).count();
         assert_eq!(
             created,
