@@ -86,21 +86,34 @@ fn url_scheme(value: &str) -> Option<&str> {
 }
 
 // ANCHOR: check_migrated
-/// Fails with a hint unless the database exists and has had every migration
-/// this program was built with, so that `serve` never answers requests on a
-/// schema its queries were not compiled for.
+/// Fails with a hint unless the database exists, has had every migration
+/// this program was built with, and has the tables they make, so that
+/// `serve` never answers requests on a schema its queries were not compiled
+/// for. Rows that point nowhere are reported by `db check`, not refused here.
 pub fn check_migrated(path: &Path) -> Result<(), Error> {
-    let behind = |pending| Error::Pending {
-        path: path.to_path_buf(),
-        pending,
-    };
     if !path.exists() {
-        return Err(behind(migrate::all_migrations(&migrate::MIGRATIONS)?.len()));
+        return Err(Error::NoDatabase {
+            path: path.to_path_buf(),
+        });
     }
     let mut conn = migrate::connect(path)?;
-    match migrate::pending(&mut conn, &migrate::MIGRATIONS)? {
+    let pending = migrate::pending(&mut conn, &migrate::MIGRATIONS)?;
+    if pending > 0 {
+        let path = path.to_path_buf();
+        return Err(Error::Pending { path, pending });
+    }
+    // Versions alone can lie (a wrong `db stamp`): the tables must match too.
+    let drift = migrate::check(&mut conn, &migrate::MIGRATIONS)?;
+    let structural = drift
+        .iter()
+        .filter(|line| !line.starts_with("data:"))
+        .count();
+    match structural {
         0 => Ok(()),
-        pending => Err(behind(pending)),
+        count => Err(Error::Drifted {
+            path: path.to_path_buf(),
+            count,
+        }),
     }
 }
 // ANCHOR_END: check_migrated

@@ -47,6 +47,12 @@ pub enum Error {
     MigrationName(String),
     #[error("the database has drifted from the migrations ({0} difference(s), listed above)")]
     Drift(usize),
+    #[error("there is no database at {path} yet: `db upgrade` creates it")]
+    NoDatabase { path: PathBuf },
+    #[error(
+        "database {path} differs from what this program expects in {count} way(s); `db check` lists them"
+    )]
+    Drifted { path: PathBuf, count: usize },
     #[error("invalid timestamp: {0}")]
     Timestamp(#[from] crate::timestamp::TimestampError),
     #[error("the secret key: {0}")]

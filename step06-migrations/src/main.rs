@@ -132,27 +132,39 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
     if let Db::New { name, dir } = &command {
         let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
         let created = migrate::new_migration(dir, name, &now)?;
+        let next =
+            "write the change, rebuild (the binary embeds its migrations), then `db upgrade`";
         writeln!(
             out,
-            "Created {}/up.sql and down.sql: write the change, then `db upgrade`.",
+            "Created {}/up.sql and down.sql: {next}.",
             created.display()
         )?;
         return Ok(());
     }
+    // Only upgrade and stamp may make a database; the others read one.
+    let makes = matches!(command, Db::Upgrade { .. } | Db::Stamp { .. });
+    if !makes && !path.exists() {
+        return Err(Error::NoDatabase {
+            path: path.to_path_buf(),
+        });
+    }
     let conn = &mut migrate::connect(path)?;
     match command {
         Db::Upgrade { to, no_backup } => {
-            back_up_unless(no_backup, conn, path, out)?;
+            let pending = migrate::pending(conn, &MIGRATIONS)? > 0;
+            back_up_unless(no_backup || !pending, conn, path, out)?;
             let applied = migrate::upgrade(conn, &MIGRATIONS, to.as_deref())?;
-            report(
-                out,
-                "Applied",
-                &applied,
-                "Nothing to apply: the database is up to date.",
-            )
+            let none = match &to {
+                Some(to) if pending => {
+                    format!("Nothing to apply up to {to}: the database is past it.")
+                }
+                _ => "Nothing to apply: the database is up to date.".to_owned(),
+            };
+            report(out, "Applied", &applied, &none)
         }
         Db::Downgrade { steps, no_backup } => {
-            back_up_unless(no_backup, conn, path, out)?;
+            let applied = migrate::current(conn)?.is_some();
+            back_up_unless(no_backup || !applied, conn, path, out)?;
             let reverted = migrate::downgrade(conn, &MIGRATIONS, steps.into())?;
             report(
                 out,

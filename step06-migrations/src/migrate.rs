@@ -95,9 +95,10 @@ pub fn upgrade(
         Some(wanted) => Some(find(&migrations, wanted)?.name().version().to_string()),
         None => None,
     };
-    let done = applied(conn)?;
     conn.batch_execute("PRAGMA foreign_keys = OFF")?;
     conn.immediate_transaction(|conn| {
+        let done = applied(conn)?;
+        let broken_before = broken_references(conn)?;
         let mut names = Vec::new();
         for migration in &migrations {
             let version = migration.name().version().to_string();
@@ -110,25 +111,29 @@ pub fn upgrade(
                 names.push(migration.name().to_string());
             }
         }
-        check_foreign_keys(conn)?;
+        check_foreign_keys(conn, broken_before)?;
         Ok(names)
     })
 }
 // ANCHOR_END: upgrade
 
-/// Fails if any row points at a row that does not exist.
-fn check_foreign_keys(conn: &mut SqliteConnection) -> Result<(), Error> {
+/// How many rows point at a row that does not exist.
+pub fn broken_references(conn: &mut SqliteConnection) -> Result<i64, Error> {
     #[derive(QueryableByName)]
     struct Count {
         #[diesel(sql_type = BigInt)]
         count: i64,
     }
-    let broken = diesel::sql_query("SELECT count(*) AS count FROM pragma_foreign_key_check")
-        .get_result::<Count>(conn)?
-        .count;
-    match broken {
-        0 => Ok(()),
-        _ => Err(Error::ForeignKeys(broken)),
+    let sql = "SELECT count(*) AS count FROM pragma_foreign_key_check";
+    Ok(diesel::sql_query(sql).get_result::<Count>(conn)?.count)
+}
+
+/// Fails if the migrations left more rows pointing nowhere than there were
+/// before them (those `db check` reports; they are not the migrations' doing).
+fn check_foreign_keys(conn: &mut SqliteConnection, before: i64) -> Result<(), Error> {
+    match broken_references(conn)? - before {
+        new if new > 0 => Err(Error::ForeignKeys(new)),
+        _ => Ok(()),
     }
 }
 
@@ -140,9 +145,10 @@ pub fn downgrade(
     steps: usize,
 ) -> Result<Vec<String>, Error> {
     let migrations = all_migrations(source)?;
-    let done = applied(conn)?;
     conn.batch_execute("PRAGMA foreign_keys = OFF")?;
     conn.immediate_transaction(|conn| {
+        let done = applied(conn)?;
+        let broken_before = broken_references(conn)?;
         let mut names = Vec::new();
         for version in done.iter().rev().take(steps) {
             let migration = find(&migrations, version)?;
@@ -150,7 +156,7 @@ pub fn downgrade(
                 .map_err(|err| Error::MigrationFailed(migration.name().to_string(), err))?;
             names.push(migration.name().to_string());
         }
-        check_foreign_keys(conn)?;
+        check_foreign_keys(conn, broken_before)?;
         Ok(names)
     })
 }
@@ -220,8 +226,8 @@ pub fn stamp(
 ) -> Result<Vec<String>, Error> {
     let migrations = all_migrations(source)?;
     let last = find(&migrations, version)?.name().version().to_string();
-    let done = applied(conn)?; // also creates diesel's table of versions
     conn.immediate_transaction(|conn| {
+        let done = applied(conn)?; // also creates diesel's table of versions
         let mut stamped = Vec::new();
         for migration in &migrations {
             let version = migration.name().version().to_string();
@@ -246,7 +252,12 @@ pub fn new_migration(folder: &Path, name: &str, now: &str) -> Result<PathBuf, Er
         return Err(Error::MigrationName(crate::error::quote(name)));
     }
     let dir = folder.join(format!("{now}_{name}"));
-    std::fs::create_dir_all(&dir).map_err(|source| Error::CreateDir {
+    std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    // `create_dir`, not `create_dir_all`: an existing migration is never emptied.
+    std::fs::create_dir(&dir).map_err(|source| Error::CreateDir {
         path: dir.clone(),
         source,
     })?;
@@ -257,19 +268,24 @@ pub fn new_migration(folder: &Path, name: &str, now: &str) -> Result<PathBuf, Er
 }
 
 // ANCHOR: backup
-/// Copies the database into `<file>.backup-<version>` next to it, with
-/// `VACUUM INTO`, which writes a consistent copy while the database stays
-/// open. Returns `None` for a database that holds no rows yet.
+/// Copies the database into `<file>.backup-<version>` next to it (or
+/// `.backup-<version>.2`, and so on, beside an older one), with `VACUUM
+/// INTO`, which writes a consistent copy while the database stays open.
+/// Returns `None` for a database that holds no rows yet.
 pub fn backup(conn: &mut SqliteConnection, path: &Path) -> Result<Option<PathBuf>, Error> {
     if row_count(conn)? == 0 {
         return Ok(None);
     }
     let version = current(conn)?.unwrap_or_else(|| "none".to_owned());
-    let copy = PathBuf::from(format!("{}.backup-{version}", path.display()));
-    match std::fs::remove_file(&copy) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
-        _ => {}
-    }
+    let name = |n: u32| match n {
+        1 => format!("{}.backup-{version}", path.display()),
+        n => format!("{}.backup-{version}.{n}", path.display()),
+    };
+    // An older backup may be the only copy of something: never overwrite one.
+    let copy = (1..)
+        .map(|n| PathBuf::from(name(n)))
+        .find(|candidate| !candidate.exists())
+        .unwrap_or_default();
     diesel::sql_query("VACUUM INTO ?")
         .bind::<Text, _>(copy.to_string_lossy())
         .execute(conn)?;
@@ -346,13 +362,20 @@ pub fn check(
             drift.push(format!("not in the migrations: {line}"));
         }
     }
+    drift.extend(definition_drift(&mut fresh, conn)?);
+    let broken = broken_references(conn)?;
+    if broken > 0 {
+        let why = "PRAGMA foreign_key_check lists them";
+        drift.push(format!(
+            "data: {broken} row(s) point at rows that do not exist ({why})"
+        ));
+    }
     drift.extend(schema_rs_drift(&mut fresh)?);
     Ok(drift)
 }
 // ANCHOR_END: check
 
-/// One line per column, index and foreign key of every table, and one for
-/// a table with a CHECK (SQLite's catalogue does not list CHECKs one by one).
+/// One line per column, index and foreign key of every table.
 fn describe(conn: &mut SqliteConnection) -> Result<Vec<String>, Error> {
     #[derive(QueryableByName)]
     struct Line {
@@ -371,9 +394,7 @@ fn describe(conn: &mut SqliteConnection) -> Result<Vec<String>, Error> {
             "SELECT 'foreign key ' || \"from\" || ' -> ' || \"table\" || '(' || \"to\" || ')' AS line
              FROM pragma_foreign_key_list(?1) ORDER BY id",
         ];
-        let check = "SELECT 'has a CHECK constraint' AS line FROM sqlite_schema
-                     WHERE name = ?1 AND sql LIKE '%CHECK%'";
-        for sql in queries.into_iter().chain([check]) {
+        for sql in queries {
             let found: Vec<Line> = diesel::sql_query(sql).bind::<Text, _>(&table).load(conn)?;
             lines.extend(
                 found
@@ -383,6 +404,70 @@ fn describe(conn: &mut SqliteConnection) -> Result<Vec<String>, Error> {
         }
     }
     Ok(lines)
+}
+
+/// Every table, index, trigger and view, by name: its kind and its `CREATE`
+/// statement as SQLite keeps it, without comments, quotes or spacing, so a
+/// CHECK, a collation, `AUTOINCREMENT` or `ON DELETE` that differs shows.
+fn definitions(conn: &mut SqliteConnection) -> Result<Vec<(String, String, String)>, Error> {
+    #[derive(QueryableByName)]
+    struct Definition {
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        sql: String,
+    }
+    let found: Vec<Definition> = diesel::sql_query(
+        "SELECT type AS kind, name, sql FROM sqlite_schema WHERE sql IS NOT NULL
+         AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY name",
+    )
+    .load(conn)?;
+    let plain = |sql: &str| -> String {
+        let without_comments: Vec<&str> = sql
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .collect();
+        without_comments
+            .join(" ")
+            .replace('"', "")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Ok(found
+        .into_iter()
+        .map(|d| (d.name, d.kind, plain(&d.sql)))
+        .collect())
+}
+
+/// The objects whose definitions differ, or that only one side has.
+fn definition_drift(
+    fresh: &mut SqliteConnection,
+    conn: &mut SqliteConnection,
+) -> Result<Vec<String>, Error> {
+    let (expected, found) = (definitions(fresh)?, definitions(conn)?);
+    let mut drift = Vec::new();
+    for (name, kind, sql) in &expected {
+        match found.iter().find(|(other, _, _)| other == name) {
+            Some((_, _, other_sql)) if other_sql != sql => {
+                drift.push(format!("definition differs: {kind} {name}"))
+            }
+            Some(_) => {}
+            None if kind == "trigger" || kind == "view" => {
+                drift.push(format!("missing from the database: {kind} {name}"))
+            }
+            None => {} // a table or index: its column and index lines say so
+        }
+    }
+    for (name, kind, _) in &found {
+        let unexpected = !expected.iter().any(|(other, _, _)| other == name);
+        if unexpected && (kind == "trigger" || kind == "view") {
+            drift.push(format!("not in the migrations: {kind} {name}"));
+        }
+    }
+    Ok(drift)
 }
 
 /// Where `schema.rs` and the migrated tables disagree about columns.

@@ -465,3 +465,129 @@ fn an_upgrade_killed_midway_leaves_the_old_version_whole() {
         "it upgrades cleanly now"
     );
 }
+
+#[test]
+fn a_backup_is_made_only_when_there_is_work_and_never_overwritten() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
+    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
+    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
+        .execute(&mut conn)
+        .unwrap();
+    let first = sandbox.run(&["db", "upgrade"]);
+    let backup = "Backed up instance/step06.sqlite to instance/step06.sqlite.backup-20260101000001";
+    assert!(
+        first.stdout.starts_with(&format!("{backup}\n")),
+        "{}",
+        first.stdout
+    );
+    let up_to_date = "Nothing to apply: the database is up to date.\n";
+    assert_eq!(sandbox.run(&["db", "upgrade"]).stdout, up_to_date);
+    assert_eq!(
+        sandbox.run(&["db", "upgrade", "--to", FIRST]).stdout,
+        up_to_date
+    );
+    assert!(sandbox.run(&["db", "downgrade", "--steps", "3"]).success);
+    let again = sandbox.run(&["db", "upgrade", "--to", "20260102"]);
+    assert!(
+        again.stdout.starts_with(&format!("{backup}.2\n")),
+        "{}",
+        again.stdout
+    );
+    let past = sandbox.run(&["db", "upgrade", "--to", FIRST]);
+    let message = "Nothing to apply up to 20260101000001: the database is past it.\n";
+    assert!(past.stdout.ends_with(message), "{}", past.stdout);
+}
+
+#[test]
+fn the_rebuild_keeps_the_id_counter() {
+    let (_dir, mut conn) = database_at("20260103000001");
+    diesel::sql_query("DELETE FROM post WHERE id = 3")
+        .execute(&mut conn)
+        .unwrap();
+    let counter = |conn: &mut SqliteConnection| {
+        strings(
+            conn,
+            "SELECT CAST(seq AS TEXT) AS value FROM sqlite_sequence WHERE name = 'post'",
+        )
+    };
+    assert_eq!(counter(&mut conn), ["3"]);
+    migrate::upgrade(&mut conn, &MIGRATIONS, None).unwrap();
+    assert_eq!(counter(&mut conn), ["3"], "up.sql lost the counter");
+    migrate::downgrade(&mut conn, &MIGRATIONS, 1).unwrap();
+    assert_eq!(counter(&mut conn), ["3"], "down.sql lost the counter");
+}
+
+#[test]
+fn a_row_that_pointed_nowhere_before_does_not_block_an_upgrade_but_check_reports_it() {
+    let (_dir, mut conn) = database_at("20260102000001");
+    diesel::sql_query("INSERT INTO post (author_id, title, body) VALUES (99, 'Orphan', '')")
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(
+        migrate::upgrade(&mut conn, &MIGRATIONS, None)
+            .unwrap()
+            .len(),
+        2
+    );
+    let drift = migrate::check(&mut conn, &MIGRATIONS).unwrap();
+    let orphan =
+        "data: 1 row(s) point at rows that do not exist (PRAGMA foreign_key_check lists them)";
+    assert_eq!(drift, [orphan]);
+}
+
+#[test]
+fn check_sees_changed_definitions_triggers_and_views() {
+    let (dir, mut conn) = database_at(LAST);
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(
+        "CREATE TRIGGER wipe AFTER INSERT ON user BEGIN DELETE FROM post; END;
+         CREATE VIEW titles AS SELECT title FROM post;
+         PRAGMA writable_schema = ON;
+         UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (trim(title) <> '''')', 'CHECK (1)')
+             WHERE name = 'post';
+         PRAGMA writable_schema = OFF;",
+    )
+    .unwrap();
+    drop(conn);
+    let mut conn = migrate::connect(&dir.path().join("blog.sqlite")).unwrap();
+    let mut drift = migrate::check(&mut conn, &MIGRATIONS).unwrap();
+    drift.sort();
+    let expected = [
+        "definition differs: table post",
+        "not in the migrations: trigger wipe",
+        "not in the migrations: view titles",
+    ];
+    assert_eq!(drift, expected);
+}
+
+#[test]
+fn commands_that_only_read_create_nothing_and_serve_refuses_a_wrong_stamp() {
+    let sandbox = sandbox();
+    let missing = "error: there is no database at typo/x.sqlite yet: `db upgrade` creates it\n";
+    for args in [
+        &["db", "check"][..],
+        &["db", "current"],
+        &["db", "history"],
+        &["db", "downgrade"],
+    ] {
+        let mut all = vec!["--database", "typo/x.sqlite"];
+        all.extend_from_slice(args);
+        assert_eq!(sandbox.run(&all).stderr, missing, "{args:?}");
+    }
+    assert!(!sandbox.path().join("typo").exists());
+    let run = sandbox.run(&["serve", "--port", "0"]);
+    let no_file =
+        "error: there is no database at instance/step06.sqlite yet: `db upgrade` creates it\n";
+    assert!(run.stderr.ends_with(no_file), "{}", run.stderr);
+
+    assert!(sandbox.run(&["db", "stamp", LAST]).success); // on an empty database: wrong
+    let run = sandbox.run(&["serve", "--port", "0"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .contains("differs from what this program expects"),
+        "{}",
+        run.stderr
+    );
+}

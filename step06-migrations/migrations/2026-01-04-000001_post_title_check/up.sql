@@ -14,6 +14,12 @@ CREATE TABLE post_new (
 );
 INSERT INTO post_new (id, author_id, created, title, body, published, slug)
     SELECT id, author_id, created, title, body, published, slug FROM post;
+-- AUTOINCREMENT's counter lives in sqlite_sequence and goes with the old
+-- table: keep it, so the ids of deleted posts are never handed out again.
+CREATE TEMP TABLE kept_sequence AS SELECT seq FROM sqlite_sequence WHERE name = 'post';
 DROP TABLE post;
 ALTER TABLE post_new RENAME TO post;
 CREATE INDEX post_author_id ON post (author_id);
+DELETE FROM sqlite_sequence WHERE name = 'post';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'post', seq FROM kept_sequence;
+DROP TABLE kept_sequence;
