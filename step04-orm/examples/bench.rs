@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
 use axum::{Json, Router, routing::get};
 use clap::Parser;
 use diesel::Connection;
@@ -31,9 +32,11 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use step04_orm::db::{self, Database, POOL_SIZE};
 use step04_orm::models::{self, NewPost};
-use step04_orm::{Config, create_app};
+use step04_orm::{Config, create_app, routes};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout_at};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Client = SendRequest<Full<Bytes>>;
@@ -67,9 +70,11 @@ impl Row {
     }
 }
 
-static ROWS: [Row; 4] = [
+static ROWS: [Row; 6] = [
     Row::new("point read (diesel, pool)", "/api/users/1", ""),
     Row::new("no database", "/nodb/users/1", ""),
+    Row::new("no database, app's layers", "/layered/users/1", ""),
+    Row::new("no database, one spawn_blocking hop", "/hop/users/1", ""),
     Row::new("page of 100 posts", "/api/posts?per_page=100", ""),
     Row::new("insert a post", "/api/posts", NEW_POST),
 ];
@@ -133,7 +138,11 @@ fn run(load: &Load) -> Result<(), BoxError> {
     let path = Path::new(DATABASE);
     let username = fresh_database(path)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let app = create_app(Config::new(path.to_path_buf()))?.merge(no_database(username));
+    let layered = behind_the_layers(no_database("/layered/users/1", &username), path)?;
+    let app = create_app(Config::new(path.to_path_buf()))?
+        .merge(no_database("/nodb/users/1", &username))
+        .merge(layered)
+        .merge(one_hop(&username));
     let measured = runtime.block_on(measure_all(app, load))?;
     let text = report(&measured, load);
     print!("{text}");
@@ -178,12 +187,39 @@ fn fresh_database(path: &Path) -> Result<String, BoxError> {
 }
 
 /// `GET /nodb/users/1`: the JSON of `/api/users/1`, from memory.
-fn no_database(username: String) -> Router {
+fn no_database(path: &str, username: &str) -> Router {
     let user = json!({ "id": 1, "username": username });
-    Router::new().route(
-        "/nodb/users/1",
-        get(move || std::future::ready(Json(user.clone()))),
-    )
+    Router::new().route(path, get(move || std::future::ready(Json(user.clone()))))
+}
+
+/// The same JSON, made on a blocking thread, as every database call is: what
+/// the hop to `spawn_blocking` and back costs by itself.
+fn one_hop(username: &str) -> Router {
+    let user = json!({ "id": 1, "username": username });
+    let handler = move || {
+        let user = user.clone();
+        async move {
+            Json(
+                tokio::task::spawn_blocking(move || user)
+                    .await
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    Router::new().route("/hop/users/1", get(handler))
+}
+
+/// `routes` behind the public layers the app's own routes pass through (the
+/// request's connection, the body limit, the timeout, the panic catcher;
+/// not the request log, which the step keeps private), so that its row
+/// prices the database alone.
+fn behind_the_layers(routes: Router, path: &Path) -> Result<Router, BoxError> {
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, routes::REQUEST_TIMEOUT);
+    Ok(db::init_app(routes, Database::new(path.to_path_buf())?)
+        .layer(DefaultBodyLimit::max(routes::BODY_LIMIT))
+        .layer(timeout)
+        .layer(CatchPanicLayer::new()))
 }
 
 /// Serves the app once and measures each row in turn.
@@ -306,7 +342,9 @@ fn report(measured: &[Measured], load: &Load) -> String {
          to start with.\n\n\
          Each client first sends {WARM_UP} requests, which must all be 2xx, before the clock starts. \
          `/nodb/users/1` is merged beside the app, outside its layers (request log, timeout, \
-         panic catcher, connection per request), so the ratio below prices those too.\n\n\
+         panic catcher, connection per request), so its ratio prices those too; \
+         `/layered/users/1` is the same route behind those layers but the request log, \
+         so its ratio prices the database alone.\n\n\
          | row | request | requests | req/s | p50 | p99 | not 2xx |\n\
          |---|---|--:|--:|--:|--:|--:|\n",
         machine()
@@ -314,11 +352,17 @@ fn report(measured: &[Measured], load: &Load) -> String {
     for row in measured {
         let _ = writeln!(text, "{}", row.line);
     }
-    if let [read, no_db, ..] = measured // the first two of ROWS
+    if let [read, no_db, layered, ..] = measured // the first three of ROWS
         && no_db.per_second > 0.0
+        && layered.per_second > 0.0
     {
-        let share = 100.0 * read.per_second / no_db.per_second;
-        let _ = writeln!(text, "\npoint read / no-database route: {share:.0}%");
+        let bare = 100.0 * read.per_second / no_db.per_second;
+        let behind = 100.0 * read.per_second / layered.per_second;
+        let _ = writeln!(text, "\npoint read / bare no-database route: {bare:.0}%");
+        let _ = writeln!(
+            text,
+            "point read / no-database route behind the layers: {behind:.0}%"
+        );
     }
     text
 }
