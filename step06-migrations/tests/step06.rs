@@ -18,6 +18,18 @@ fn sandbox() -> Sandbox {
     Sandbox::new(env!("CARGO_BIN_EXE_step06-migrations"))
 }
 
+/// A sandbox whose default database is at the first migration, holding one
+/// user, so that the next upgrade has rows to back up.
+fn sandbox_at_first_with_a_user() -> Sandbox {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
+    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
+    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
+        .execute(&mut conn)
+        .unwrap();
+    sandbox
+}
+
 /// A database in a folder the test owns, migrated to `version`, with two
 /// users and three posts written with the first migration's columns.
 fn database_at(version: &str) -> (TempDir, SqliteConnection) {
@@ -253,12 +265,7 @@ fn the_backup_holds_the_same_rows() {
 
 #[test]
 fn upgrade_on_the_command_line_backs_up_first_unless_told_not_to() {
-    let sandbox = sandbox();
-    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
-    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
-    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
-        .execute(&mut conn)
-        .unwrap();
+    let sandbox = sandbox_at_first_with_a_user();
     let run = sandbox.run(&["db", "upgrade", "--to", "20260102"]);
     assert_eq!(
         run.stdout,
@@ -416,13 +423,9 @@ fn output_into_a_closed_pipe_ends_quietly() {
 /// open), the database is still at the old version, whole: never in between.
 #[test]
 fn an_upgrade_killed_midway_leaves_the_old_version_whole() {
-    let sandbox = sandbox();
-    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
+    let sandbox = sandbox_at_first_with_a_user();
     let path = sandbox.path().join("instance/step06.sqlite");
     let mut conn = migrate::connect(&path).unwrap();
-    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
-        .execute(&mut conn)
-        .unwrap();
     let before = everything(&mut conn);
 
     // A reader holds the database, so the upgrade can change it but can
@@ -468,12 +471,7 @@ fn an_upgrade_killed_midway_leaves_the_old_version_whole() {
 
 #[test]
 fn a_backup_is_made_only_when_there_is_work_and_never_overwritten() {
-    let sandbox = sandbox();
-    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
-    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
-    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
-        .execute(&mut conn)
-        .unwrap();
+    let sandbox = sandbox_at_first_with_a_user();
     let first = sandbox.run(&["db", "upgrade"]);
     let backup = "Backed up instance/step06.sqlite to instance/step06.sqlite.backup-20260101000001";
     assert!(
