@@ -4,14 +4,14 @@
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
-//! 1. `error.rs`: every way the step can fail, and what a client is told.
-//! 2. `timestamp.rs` and `password.rs`: `post.created` as a date-time, and
-//!    passwords as argon2 hashes.
-//! 3. `schema.sql` and `db.rs`: the tables, `init-db`, the queries, and the
+//! 1. `timestamp.rs`: `post.created` as a date-time, not a string.
+//! 2. `error.rs`: every way the step can fail, and what a client is told.
+//! 3. `password.rs`: passwords as argon2 hashes.
+//! 4. `schema.sql` and `db.rs`: the tables, `init-db`, the queries, and the
 //!    request's connection (step 2's `get_db` and `close_db`).
-//! 4. `routes.rs`: the index of posts, the users pages and a JSON read.
-//! 5. `config.rs`: the app factory, `create_app(config)`.
-//! 6. `main.rs`: the command line: `init-db` and `serve`.
+//! 5. `routes.rs`: the index of posts, the users pages and a JSON read.
+//! 6. `config.rs`: the app factory, `create_app(config)`.
+//! 7. `main.rs`: the command line: `init-db` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 

@@ -26,7 +26,9 @@ impl Timestamp {
         NaiveDateTime::parse_from_str(text, &layout)
             .map(|naive| Timestamp(naive.and_utc()))
             .map_err(|err| TimestampError::Malformed {
-                text: text.to_owned(),
+                // At most 40 characters: a bad value never makes a long message.
+                start: text.chars().take(40).collect(),
+                cut: text.chars().count() > 40,
                 reason: err.to_string(),
             })
     }
@@ -86,8 +88,13 @@ impl fmt::Display for Timestamp {
 /// Why a stored value is not a timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimestampError {
-    #[error("{} is not YYYY-MM-DD HH:MM:SS ({reason})", crate::error::quote(.text))]
-    Malformed { text: String, reason: String },
+    /// `{start:?}` escapes what a terminal would run (`"\u{1b}"`).
+    #[error("{start:?}{} is not YYYY-MM-DD HH:MM:SS ({reason})", if *.cut { "..." } else { "" })]
+    Malformed {
+        start: String,
+        cut: bool,
+        reason: String,
+    },
     #[error("expected YYYY-MM-DD HH:MM:SS text, found {0}")]
     NotText(&'static str),
 }

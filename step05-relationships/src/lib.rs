@@ -4,19 +4,20 @@
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
-//! 1. `error.rs`: every way the step can fail, and what a client is told.
-//! 2. `timestamp.rs` and `password.rs`: `post.created` as a date-time, and
-//!    passwords as argon2 hashes, as in step 3.
-//! 3. `schema.sql` and `schema.rs`: the tables, and diesel's picture of them.
-//! 4. `models.rs`: the rows as structs, how they relate, and the queries.
-//! 5. `db.rs`: `init-db`, the pool and its pragmas, and the request's
+//! 1. `timestamp.rs`: `post.created` as a date-time, not a string.
+//! 2. `error.rs`: every way the step can fail, and what a client is told.
+//! 3. `password.rs`: passwords as argon2 hashes, as in step 3.
+//! 4. `schema.sql` and `schema.rs`: the tables, and diesel's picture of them.
+//! 5. `models.rs`: the rows as structs, how they relate, the queries, and
+//!    the input rules a user or post must meet.
+//! 6. `db.rs`: `init-db`, the pool and its pragmas, and the request's
 //!    connection, checked out of the pool on first use.
-//! 6. `api.rs`: the JSON API, and the input rules the pages share.
-//! 7. `auth.rs` and `blog.rs`: flaskr's blueprints: who is logged in, and
-//!    the posts they may write, change and delete.
-//! 8. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 9. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 10. `main.rs`: the command line: `init-db` and `serve`.
+//! 7. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 8. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 9. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 10. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 11. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 12. `main.rs`: the command line: `init-db` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 

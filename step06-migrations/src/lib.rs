@@ -4,22 +4,23 @@
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
-//! 1. `error.rs`: every way the step can fail, and what a client is told.
-//! 2. `timestamp.rs` and `password.rs`: `post.created` as a date-time, and
-//!    passwords as argon2 hashes, as in step 3.
-//! 3. `migrations/` and `schema.rs`: the tables, made change by change, and
+//! 1. `timestamp.rs`: `post.created` as a date-time, not a string.
+//! 2. `error.rs`: every way the step can fail, and what a client is told.
+//! 3. `password.rs`: passwords as argon2 hashes, as in step 3.
+//! 4. `migrations/` and `schema.rs`: the tables, made change by change, and
 //!    diesel's picture of them.
-//! 4. `models.rs`: the rows as structs, how they relate, and the queries.
-//! 5. `migrate.rs`: the `db` commands: upgrade, downgrade, history, current,
+//! 5. `models.rs`: the rows as structs, how they relate, the queries, and
+//!    the input rules a user or post must meet.
+//! 6. `migrate.rs`: the `db` commands: upgrade, downgrade, history, current,
 //!    new, stamp, check, and the backup.
-//! 6. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 7. `db.rs`: the pool and its pragmas, and the request's connection,
 //!    checked out of the pool on first use.
-//! 7. `api.rs`: the JSON API, and the input rules the pages share.
-//! 8. `auth.rs` and `blog.rs`: flaskr's blueprints: who is logged in, and
-//!    the posts they may write, change and delete.
-//! 9. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 10. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 11. `main.rs`: the command line: `db ...` and `serve`.
+//! 8. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 9. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 10. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 11. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 12. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 13. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
