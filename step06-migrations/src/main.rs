@@ -141,6 +141,13 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
         )?;
         return Ok(());
     }
+    if let Db::Upgrade {
+        to: Some(version), ..
+    }
+    | Db::Stamp { version } = &command
+    {
+        migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
+    }
     // Only upgrade and stamp may make a database; the others read one.
     let makes = matches!(command, Db::Upgrade { .. } | Db::Stamp { .. });
     if !makes && !path.exists() {

@@ -61,6 +61,12 @@ pub fn applied(conn: &mut SqliteConnection) -> Result<Vec<String>, Error> {
     Ok(versions)
 }
 
+/// Fails unless `wanted` names exactly one migration of `source`: checked
+/// before a command opens (and so perhaps creates) the database.
+pub fn check_version(source: &impl MigrationSource<Sqlite>, wanted: &str) -> Result<(), Error> {
+    find(&all_migrations(source)?, wanted).map(|_| ())
+}
+
 /// The migration `wanted` names: its version (`20260102000001`), its
 /// folder's name, or the start of either.
 fn find<'a>(migrations: &'a Migrations, wanted: &str) -> Result<&'a dyn Migration<Sqlite>, Error> {
@@ -68,6 +74,9 @@ fn find<'a>(migrations: &'a Migrations, wanted: &str) -> Result<&'a dyn Migratio
         m.name().version().to_string().starts_with(wanted)
             || m.name().to_string().starts_with(wanted)
     };
+    if wanted.is_empty() {
+        return Err(Error::UnknownVersion(wanted.to_owned()));
+    }
     let mut found = migrations.iter().filter(|m| matches(m.as_ref()));
     match (found.next(), found.next()) {
         (Some(one), None) => Ok(one.as_ref()),

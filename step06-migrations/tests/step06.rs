@@ -120,6 +120,7 @@ fn the_db_commands_as_the_book_shows_them() {
         "db check",
         "db downgrade --steps 2",
         "db upgrade --to 2027",
+        "db stamp 2026",
     ]);
     insta::assert_snapshot!("db_session", transcript);
 }
@@ -587,5 +588,24 @@ fn commands_that_only_read_create_nothing_and_serve_refuses_a_wrong_stamp() {
             .contains("differs from what this program expects"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn an_empty_version_is_named_as_unknown() {
+    let sandbox = sandbox();
+    let run = sandbox.run(&["db", "upgrade", "--to", ""]);
+    assert_eq!(
+        run.stderr,
+        "error: no migration has the version \"\" (see `db history`)\n"
+    );
+    let stamp = sandbox.run(&["db", "stamp", "9999"]);
+    assert_eq!(
+        stamp.stderr,
+        "error: no migration has the version \"9999\" (see `db history`)\n"
+    );
+    assert!(
+        !sandbox.path().join("instance").exists(),
+        "a refused command made a file"
     );
 }
