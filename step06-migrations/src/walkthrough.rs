@@ -45,9 +45,12 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     out.write_all(&history)?;
 
     heading(out, 2, "Upgrade one migration at a time")?;
-    for version in &VERSIONS[1..] {
+    for (index, version) in VERSIONS[1..].iter().enumerate() {
+        if index > 0 {
+            writeln!(out)?;
+        }
         for name in migrate::upgrade(conn, &MIGRATIONS, Some(version))? {
-            writeln!(out, "\nApplied {name}")?;
+            writeln!(out, "Applied {name}")?;
         }
         describe(out, conn)?;
     }
