@@ -42,9 +42,10 @@ impl Blog {
         let dir = TempDir::new().unwrap();
         let path = dir.path().join("test.sqlite");
         db::init_db(&path).unwrap();
-        let key = Key::generate();
+        let config = Config::testing(path);
+        let key = config.secret_key.clone();
         let blog = Blog {
-            app: create_app(Config::new(path, key.clone())).unwrap(),
+            app: create_app(config).unwrap(),
             key,
             dir,
             cookie: None,

@@ -609,3 +609,24 @@ fn an_empty_version_is_named_as_unknown() {
         "a refused command made a file"
     );
 }
+
+/// The app runs on what the migrations made: flaskr's testing config on an
+/// upgraded database, with data that came through every migration.
+#[tokio::test]
+async fn the_app_serves_a_migrated_database() {
+    let (dir, _conn) = database_at(LAST);
+    let config = step06_migrations::Config::testing(dir.path().join("blog.sqlite"));
+    let app = step06_migrations::create_app(config).unwrap();
+    let (status, page) = testkit::send(&app, testkit::get("/")).await;
+    assert_eq!(status, axum::http::StatusCode::OK);
+    assert!(
+        page.contains("Bo here") && page.contains("Hello World"),
+        "{page}"
+    );
+    let (status, json) = testkit::send(&app, testkit::get("/api/posts/1")).await;
+    assert_eq!(status, axum::http::StatusCode::OK);
+    assert!(
+        json.contains(r#""slug":"hello-world-1""#) && json.contains(r#""published":true"#),
+        "{json}"
+    );
+}
