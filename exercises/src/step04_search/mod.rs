@@ -1,0 +1,93 @@
+//! Chapter 4: search posts with a LIKE filter, through diesel.
+//!
+//! `search_posts` finds the posts whose title or body contains some text,
+//! in any case, newest first. `%` and `_` in the text match only
+//! themselves. (A `%text%` search reads every row whatever the indexes: an
+//! index helps a search that fixes the start of the text, as the chapter's
+//! exercise notes explain.)
+
+use diesel::SqliteConnection;
+use diesel::r2d2::{ConnectionManager, PooledConnection};
+use step04_orm::db::{self, Database};
+use step04_orm::models::{self, NewPost, Post};
+
+use crate::{Check, Exercise};
+
+mod exercise;
+mod solution;
+
+pub const EXERCISE: Exercise = Exercise {
+    name: "step04-search",
+    chapter: "step04-orm.md",
+    task: "search posts with a LIKE filter",
+    edit: "exercises/src/step04_search/exercise.rs",
+    run: |version| {
+        let answer: SearchPosts = version.pick(exercise::search_posts, solution::search_posts);
+        crate::run_checks(&CHECKS, answer)
+    },
+};
+
+type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+/// What `search_posts` must be: the posts that contain `text`.
+type SearchPosts = fn(&mut SqliteConnection, &str) -> diesel::QueryResult<Vec<Post>>;
+
+const CHECKS: [Check<SearchPosts>; 4] = [
+    ("finds the text in titles, in any case", finds_in_titles),
+    ("finds the text in bodies too", finds_in_bodies),
+    ("lists the newest post first", newest_first),
+    ("% and _ match only themselves", wildcards_are_literal),
+];
+
+/// Step 4's tables with one author and `posts` as (title, body), written in
+/// that order.
+fn posts(posts: &[(&str, &str)]) -> (tempfile::TempDir, Pooled) {
+    let folder = crate::scratch();
+    let path = folder.path().join("step04.sqlite");
+    db::init_db(&path).expect("step 4's tables");
+    let mut conn = Database::new(path)
+        .and_then(|database| database.connect())
+        .expect("a connection");
+    let author = models::create_user(&mut conn, "ada", "a password").expect("an author");
+    for (title, body) in posts {
+        let post = NewPost {
+            author_id: author.id,
+            title,
+            body,
+        };
+        models::create_post(&mut conn, &post).expect("a post");
+    }
+    (folder, conn)
+}
+
+fn titles(search_posts: SearchPosts, conn: &mut SqliteConnection, text: &str) -> Vec<String> {
+    let found = search_posts(conn, text).unwrap_or_else(|err| panic!("searching {text:?}: {err}"));
+    found.into_iter().map(|post| post.title).collect()
+}
+
+fn finds_in_titles(search_posts: SearchPosts) {
+    let (_folder, mut conn) = posts(&[("Hello, SQLite", "..."), ("Goodbye", "...")]);
+    assert_eq!(titles(search_posts, &mut conn, "sqlite"), ["Hello, SQLite"]);
+}
+
+fn finds_in_bodies(search_posts: SearchPosts) {
+    let (_folder, mut conn) = posts(&[("On pools", "A pool lends connections."), ("Other", "...")]);
+    assert_eq!(titles(search_posts, &mut conn, "connections"), ["On pools"]);
+}
+
+fn newest_first(search_posts: SearchPosts) {
+    let (_folder, mut conn) = posts(&[("Rust, part 1", "..."), ("Rust, part 2", "...")]);
+    assert_eq!(
+        titles(search_posts, &mut conn, "rust"),
+        ["Rust, part 2", "Rust, part 1"]
+    );
+}
+
+fn wildcards_are_literal(search_posts: SearchPosts) {
+    let (_folder, mut conn) = posts(&[("100% SQLite", "..."), ("1000 rows", "...")]);
+    assert_eq!(titles(search_posts, &mut conn, "100%"), ["100% SQLite"]);
+    assert_eq!(
+        titles(search_posts, &mut conn, "10_0"),
+        Vec::<String>::new()
+    );
+}
