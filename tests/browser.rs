@@ -351,6 +351,39 @@ async fn read_the_book(browser: &Client, shots: &Screenshots) {
         let name = href.trim_end_matches(".html").replace('/', "-");
         shots.take(browser, &format!("book-{name}")).await;
     }
+    solutions_stay_hidden_until_opened(browser, shots, &start).await;
+}
+
+/// An exercise's solution is in the page, folded away: it shows only when
+/// the reader opens it.
+async fn solutions_stay_hidden_until_opened(browser: &Client, shots: &Screenshots, start: &str) {
+    let chapter = start.replace(
+        "index.html",
+        "step01-raw-sqlite.html#11-a-delete-that-refuses-to-delete-nothing",
+    );
+    browser.goto(&chapter).await.expect("chapter 1's exercises");
+    let solution = browser
+        .find(Locator::Css("details pre"))
+        .await
+        .expect("a folded solution");
+    assert!(
+        !solution.is_displayed().await.expect("visibility"),
+        "a solution shows unasked"
+    );
+    let summary = browser
+        .find(Locator::Css("details summary"))
+        .await
+        .expect("the solution's summary");
+    browser
+        .execute("arguments[0].scrollIntoView();", vec![json!(summary)])
+        .await
+        .expect("scrolled");
+    summary.click().await.expect("the click");
+    assert!(
+        solution.is_displayed().await.expect("visibility"),
+        "an opened solution stays hidden"
+    );
+    shots.take(browser, "book-solution-opened").await;
 }
 
 /// The `href` of every link in the book's table of contents, in order.

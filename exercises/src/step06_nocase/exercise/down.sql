@@ -1,0 +1,1 @@
+-- Undo the up. Your SQL here.
