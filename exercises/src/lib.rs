@@ -16,8 +16,10 @@
 
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::Once;
 
+mod fixtures;
 pub mod step01_delete;
 pub mod step01_search;
 pub mod step02_delete;
@@ -62,6 +64,9 @@ pub struct Exercise {
     pub task: &'static str,
     /// The file (or folder) to edit, from the workspace root.
     pub edit: &'static str,
+    /// The [`fingerprint`] of `edit` as the starting point, so that the
+    /// tests know a starting point from a learner's work.
+    pub pristine: &'static str,
     /// Runs the checks against one version.
     pub run: fn(Version) -> Vec<Outcome>,
 }
@@ -85,6 +90,31 @@ pub const EXERCISES: [Exercise; 12] = [
 /// The exercise called `name`.
 pub fn find(name: &str) -> Option<&'static Exercise> {
     EXERCISES.iter().find(|exercise| exercise.name == name)
+}
+
+/// A short hash (FNV-1a, 64 bits) of the exercise's file, or of its
+/// folder's `up.sql` and `down.sql`, as they are on disk now.
+pub fn fingerprint(exercise: &Exercise) -> String {
+    let edit = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(exercise.edit);
+    let files = match edit.is_dir() {
+        true => vec![edit.join("up.sql"), edit.join("down.sql")],
+        false => vec![edit],
+    };
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in files {
+        for byte in std::fs::read(file).unwrap_or_default() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// True if the exercise's file is its starting point, untouched.
+pub fn is_pristine(exercise: &Exercise) -> bool {
+    fingerprint(exercise) == exercise.pristine
 }
 
 /// What one check found: nothing wrong, or what was.

@@ -17,6 +17,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step01-raw-sqlite.md",
     task: "a delete that refuses to delete nothing",
     edit: "exercises/src/step01_delete/exercise.rs",
+    pristine: "368dddfcdb47cd17",
     run: |version| {
         let answer: DeleteUser = version.pick(exercise::delete_user, solution::delete_user);
         crate::run_checks(&CHECKS, answer)

@@ -18,6 +18,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step01-raw-sqlite.md",
     task: "search users by name, with a placeholder",
     edit: "exercises/src/step01_search/exercise.rs",
+    pristine: "50d026a194f4962d",
     run: |version| {
         let answer: UsersNamed = version.pick(exercise::users_named, solution::users_named);
         crate::run_checks(&CHECKS, answer)

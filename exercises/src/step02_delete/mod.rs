@@ -8,11 +8,10 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::Value;
 use step02_connection_per_request::db::{self, Database};
-use tower::ServiceExt;
 
+use crate::fixtures::{send, step02_app};
 use crate::{Check, Exercise};
 
 mod exercise;
@@ -23,6 +22,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step02-connection-per-request.md",
     task: "a DELETE route that answers 404 for nothing to delete",
     edit: "exercises/src/step02_delete/exercise.rs",
+    pristine: "5a89b48e16299aed",
     run: |version| {
         let answer: Routes = version.pick(exercise::routes, solution::routes);
         crate::run_checks(&CHECKS, answer)
@@ -44,38 +44,19 @@ const CHECKS: [Check<Routes>; 3] = [
     ),
 ];
 
-/// Step 2's table with two users (ids 1 and 2), and the app that serves
-/// `routes` on it with step 2's connection per request.
+/// Step 2's table with two users (ids 1 and 2), and the app serving `routes`.
 fn app(routes: Routes) -> (tempfile::TempDir, Database, Router) {
-    let folder = crate::scratch();
-    let path = folder.path().join("step02.sqlite");
-    let conn = db::open(&path).expect("step 2's database");
-    db::insert_user(&conn, "Ada Lovelace", "ada@example.com").expect("a user");
-    db::insert_user(&conn, "Grace Hopper", "grace@example.com").expect("a user");
-    let database = Database::new(path);
-    let app = db::init_app(routes(), database.clone());
-    (folder, database, app)
+    step02_app(routes, &["Ada Lovelace", "Grace Hopper"])
 }
 
 /// `DELETE uri`: the status and the body's text.
 fn delete(app: Router, uri: &str) -> (StatusCode, String) {
-    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    runtime.block_on(async {
-        let request = Request::builder()
-            .method(Method::DELETE)
-            .uri(uri)
-            .body(Body::empty())
-            .expect("a request");
-        let response = app.oneshot(request).await.expect("an answer");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a body")
-            .to_bytes();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
-    })
+    let request = Request::builder()
+        .method(Method::DELETE)
+        .uri(uri)
+        .body(Body::empty())
+        .expect("a request");
+    send(app, request)
 }
 
 fn names_left(database: &Database) -> Vec<String> {

@@ -2,17 +2,15 @@
 //!
 //! `GET /api/users/summary` should answer how many users there are and the
 //! first one's name: `{"count": 2, "first": "Ada Lovelace"}`, with
-//! `"first": null` when there are none. Both queries belong to one request,
-//! so they share its one connection.
+//! `"first": null` when there are none. Both queries belong to one request:
+//! they run on the connection step 2's `RequestDb` opens for it.
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use step02_connection_per_request::db::{self, Database};
-use tower::ServiceExt;
 
+use crate::fixtures::{send, step02_app};
 use crate::{Check, Exercise};
 
 mod exercise;
@@ -23,6 +21,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step02-connection-per-request.md",
     task: "a route that runs two queries on one connection",
     edit: "exercises/src/step02_summary/exercise.rs",
+    pristine: "3043a2a00fb1fb28",
     run: |version| {
         let answer: Routes = version.pick(exercise::routes, solution::routes);
         crate::run_checks(&CHECKS, answer)
@@ -44,62 +43,33 @@ const CHECKS: [Check<Routes>; 3] = [
     ),
 ];
 
-/// Step 2's table with `names` as users, and the app that serves `routes`
-/// on it with step 2's connection per request.
-fn app_with(routes: Routes, names: &[&str]) -> (tempfile::TempDir, Database, Router) {
-    let folder = crate::scratch();
-    let path = folder.path().join("step02.sqlite");
-    let conn = db::open(&path).expect("step 2's database");
-    for (number, name) in names.iter().enumerate() {
-        let email = format!("user{number}@example.com");
-        db::insert_user(&conn, name, &email).expect("a user");
-    }
-    let database = Database::new(path);
-    let app = db::init_app(routes(), database.clone());
-    (folder, database, app)
-}
-
 /// `GET /api/users/summary`: its status and JSON.
 fn summary(app: Router) -> (StatusCode, Value) {
-    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    runtime.block_on(async {
-        let request = Request::get("/api/users/summary")
-            .body(Body::empty())
-            .expect("a request");
-        let response = app.oneshot(request).await.expect("an answer");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a body")
-            .to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!(
-                "the answer ({status}) is not JSON: {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        (status, json)
-    })
+    let request = Request::get("/api/users/summary")
+        .body(Body::empty())
+        .expect("a request");
+    let (status, body) = send(app, request);
+    let json = serde_json::from_str(&body)
+        .unwrap_or_else(|_| panic!("the answer ({status}) is not JSON: {body}"));
+    (status, json)
 }
 
 fn answers_both(routes: Routes) {
-    let (_folder, _database, app) = app_with(routes, &["Ada Lovelace", "Grace Hopper"]);
+    let (_folder, _database, app) = step02_app(routes, &["Ada Lovelace", "Grace Hopper"]);
     let (status, json) = summary(app);
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json, json!({ "count": 2, "first": "Ada Lovelace" }));
 }
 
 fn empty_table(routes: Routes) {
-    let (_folder, _database, app) = app_with(routes, &[]);
+    let (_folder, _database, app) = step02_app(routes, &[]);
     let (status, json) = summary(app);
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json, json!({ "count": 0, "first": null }));
 }
 
 fn one_connection(routes: Routes) {
-    let (_folder, database, app) = app_with(routes, &["Ada Lovelace"]);
+    let (_folder, database, app) = step02_app(routes, &["Ada Lovelace"]);
     summary(app);
     let (opened, used, closed) = database.counts().now();
     assert!(used >= 1, "the route never used the request's connection");

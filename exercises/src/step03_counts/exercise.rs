@@ -10,7 +10,7 @@ pub fn posts_per_user(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>>
         "SELECT user.username, count(*) AS posts
          FROM user JOIN post ON post.author_id = user.id
          GROUP BY user.id
-         ORDER BY posts DESC",
+         ORDER BY posts DESC, user.username",
     )?;
     let rows = statement.query_map((), |row| Ok((row.get(0)?, row.get(1)?)))?;
     rows.collect()

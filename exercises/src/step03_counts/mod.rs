@@ -18,6 +18,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step03-schema-init.md",
     task: "posts per user in one query, users without posts too",
     edit: "exercises/src/step03_counts/exercise.rs",
+    pristine: "fbf1295ed1c4c50d",
     run: |version| {
         let answer: PostsPerUser = version.pick(exercise::posts_per_user, solution::posts_per_user);
         crate::run_checks(&CHECKS, answer)

@@ -20,6 +20,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step03-schema-init.md",
     task: "check a login against the stored argon2 hash",
     edit: "exercises/src/step03_login/exercise.rs",
+    pristine: "29d76ff4da0b06c2",
     run: |version| {
         let answer: CheckLogin = version.pick(exercise::check_login, solution::check_login);
         crate::run_checks(&CHECKS, answer)

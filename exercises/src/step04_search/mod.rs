@@ -7,10 +7,9 @@
 //! exercise notes explain.)
 
 use diesel::SqliteConnection;
-use diesel::r2d2::{ConnectionManager, PooledConnection};
-use step04_orm::db::{self, Database};
-use step04_orm::models::{self, NewPost, Post};
+use step04_orm::models::Post;
 
+use crate::fixtures::{Pooled, step04_blog};
 use crate::{Check, Exercise};
 
 mod exercise;
@@ -21,13 +20,12 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step04-orm.md",
     task: "search posts with a LIKE filter",
     edit: "exercises/src/step04_search/exercise.rs",
+    pristine: "fd2b171cba80131f",
     run: |version| {
         let answer: SearchPosts = version.pick(exercise::search_posts, solution::search_posts);
         crate::run_checks(&CHECKS, answer)
     },
 };
-
-type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
 
 /// What `search_posts` must be: the posts that contain `text`.
 type SearchPosts = fn(&mut SqliteConnection, &str) -> diesel::QueryResult<Vec<Post>>;
@@ -39,25 +37,10 @@ const CHECKS: [Check<SearchPosts>; 4] = [
     ("% and _ match only themselves", wildcards_are_literal),
 ];
 
-/// Step 4's tables with one author and `posts` as (title, body), written in
+/// Step 4's tables with one author of `posts` (title, body), written in
 /// that order.
 fn posts(posts: &[(&str, &str)]) -> (tempfile::TempDir, Pooled) {
-    let folder = crate::scratch();
-    let path = folder.path().join("step04.sqlite");
-    db::init_db(&path).expect("step 4's tables");
-    let mut conn = Database::new(path)
-        .and_then(|database| database.connect())
-        .expect("a connection");
-    let author = models::create_user(&mut conn, "ada", "a password").expect("an author");
-    for (title, body) in posts {
-        let post = NewPost {
-            author_id: author.id,
-            title,
-            body,
-        };
-        models::create_post(&mut conn, &post).expect("a post");
-    }
-    (folder, conn)
+    step04_blog(&[("ada", posts)])
 }
 
 fn titles(search_posts: SearchPosts, conn: &mut SqliteConnection, text: &str) -> Vec<String> {

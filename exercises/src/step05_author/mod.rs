@@ -7,10 +7,10 @@
 //! many posts there are.
 
 use diesel::SqliteConnection;
-use diesel::r2d2::{ConnectionManager, PooledConnection};
-use step05_relationships::db::{self, Database};
-use step05_relationships::models::{self, NewPost, PostWithAuthor};
+use step05_relationships::db;
+use step05_relationships::models::PostWithAuthor;
 
+use crate::fixtures::{Pooled, step05_blog};
 use crate::{Check, Exercise};
 
 mod exercise;
@@ -21,13 +21,12 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step05-relationships.md",
     task: "an author's posts without N+1 queries",
     edit: "exercises/src/step05_author/exercise.rs",
+    pristine: "cd559548bfaa26c1",
     run: |version| {
         let answer: AuthorPosts = version.pick(exercise::author_posts, solution::author_posts);
         crate::run_checks(&CHECKS, answer)
     },
 };
-
-type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
 
 /// What `author_posts` must be: the posts of `username`, if that user exists.
 type AuthorPosts =
@@ -43,29 +42,13 @@ const CHECKS: [Check<AuthorPosts>; 3] = [
 ];
 
 /// Step 5's tables, with "ada" the author of `ada_posts` posts (titled
-/// "Ada 1", "Ada 2", ...) and "grace" of one.
+/// "Ada 1", "Ada 2", ..., in the order written) and "grace" of one.
 fn blog(ada_posts: usize) -> (tempfile::TempDir, Pooled) {
-    let folder = crate::scratch();
-    let path = folder.path().join("step05.sqlite");
-    db::init_db(&path).expect("step 5's tables");
-    let mut conn = Database::new(path)
-        .and_then(|database| database.connect())
-        .expect("a connection");
-    let ada = models::create_user(&mut conn, "ada", "a password").expect("ada");
-    let grace = models::create_user(&mut conn, "grace", "a password").expect("grace");
-    let mut write = |author_id, title: &str| {
-        let post = NewPost {
-            author_id,
-            title,
-            body: "...",
-        };
-        models::create_post(&mut conn, &post).expect("a post");
-    };
-    for number in 1..=ada_posts {
-        write(ada.id, &format!("Ada {number}"));
-    }
-    write(grace.id, "Grace 1");
-    (folder, conn)
+    let titles: Vec<String> = (1..=ada_posts)
+        .map(|number| format!("Ada {number}"))
+        .collect();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+    step05_blog(&[("ada", &titles), ("grace", &["Grace 1"])])
 }
 
 fn lists_posts(author_posts: AuthorPosts) {

@@ -6,10 +6,10 @@
 //! `grouped_by` hand each user theirs.
 
 use diesel::SqliteConnection;
-use diesel::r2d2::{ConnectionManager, PooledConnection};
-use step05_relationships::db::{self, Database};
-use step05_relationships::models::{self, NewPost, Post, User};
+use step05_relationships::db;
+use step05_relationships::models::{Post, User};
 
+use crate::fixtures::{Pooled, step05_blog};
 use crate::{Check, Exercise};
 
 mod exercise;
@@ -20,13 +20,12 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step05-relationships.md",
     task: "every user's newest post, in two queries",
     edit: "exercises/src/step05_latest/exercise.rs",
+    pristine: "3b394d9894d86b7d",
     run: |version| {
         let answer: LatestPosts = version.pick(exercise::latest_posts, solution::latest_posts);
         crate::run_checks(&CHECKS, answer)
     },
 };
-
-type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
 
 /// What `latest_posts` must be.
 type LatestPosts = fn(&mut SqliteConnection) -> diesel::QueryResult<Vec<(User, Option<Post>)>>;
@@ -40,28 +39,26 @@ const CHECKS: [Check<LatestPosts>; 2] = [
 ];
 
 /// Step 5's tables with `users` users; user N writes N - 1 posts, titled
-/// "userN, post 1", "userN, post 2", ...
+/// "userN, post 1", "userN, post 2", ..., in that order.
 fn blog(users: usize) -> (tempfile::TempDir, Pooled) {
-    let folder = crate::scratch();
-    let path = folder.path().join("step05.sqlite");
-    db::init_db(&path).expect("step 5's tables");
-    let mut conn = Database::new(path)
-        .and_then(|database| database.connect())
-        .expect("a connection");
-    for number in 1..=users {
-        let username = format!("user{number}");
-        let user = models::create_user(&mut conn, &username, "a password").expect("a user");
-        for post_number in 1..number {
-            let title = format!("{username}, post {post_number}");
-            let post = NewPost {
-                author_id: user.id,
-                title: &title,
-                body: "...",
-            };
-            models::create_post(&mut conn, &post).expect("a post");
-        }
-    }
-    (folder, conn)
+    let names: Vec<String> = (1..=users).map(|number| format!("user{number}")).collect();
+    let titles: Vec<Vec<String>> = (1..=users)
+        .map(|number| {
+            (1..number)
+                .map(|post| format!("user{number}, post {post}"))
+                .collect()
+        })
+        .collect();
+    let titles: Vec<Vec<&str>> = titles
+        .iter()
+        .map(|list| list.iter().map(String::as_str).collect())
+        .collect();
+    let blog: Vec<(&str, &[&str])> = names
+        .iter()
+        .zip(&titles)
+        .map(|(name, list)| (name.as_str(), list.as_slice()))
+        .collect();
+    step05_blog(&blog)
 }
 
 fn pairs_users(latest_posts: LatestPosts) {

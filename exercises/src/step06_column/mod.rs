@@ -16,6 +16,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step06-migrations.md",
     task: "a migration that adds a column, and its down",
     edit: "exercises/src/step06_column/exercise/",
+    pristine: "7f423e373dc7ea56",
     run: |version| {
         let answer = version.pick(EXERCISE_SQL, SOLUTION_SQL);
         crate::run_checks(&CHECKS, answer)

@@ -1,6 +1,6 @@
 //! Chapter 6: a constraint as a migration.
 //!
-//! Write migration `2026-01-05-000001_username_nocase`, after which no two
+//! Write migration `2026-01-06-000001_username_nocase`, after which no two
 //! usernames may differ only in case ("ada" and "Ada"), and its down. On a
 //! database that already holds two such users, `db upgrade` must fail and
 //! change nothing, so that someone can sort them out first. SQLite cannot
@@ -16,6 +16,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step06-migrations.md",
     task: "a migration that makes usernames unique in any case",
     edit: "exercises/src/step06_nocase/exercise/",
+    pristine: "2db293b99d297e72",
     run: |version| {
         let answer = version.pick(EXERCISE_SQL, SOLUTION_SQL);
         crate::run_checks(&CHECKS, answer)
@@ -32,7 +33,7 @@ const SOLUTION_SQL: Migration = Migration {
     down: include_str!("solution/down.sql"),
 };
 
-const NEW_MIGRATION: &str = "2026-01-05-000001_username_nocase";
+const NEW_MIGRATION: &str = "2026-01-06-000001_username_nocase";
 
 const CHECKS: [Check<Migration>; 4] = [
     (
