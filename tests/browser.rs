@@ -53,7 +53,10 @@ async fn a_browser_writes_a_post_and_reads_the_book() {
     outcome.await;
     browser.close().await.expect("the browser closes");
     driver.stop();
-    println!("screenshots: {}", screenshots.folder.display());
+    say(&format!(
+        "browser test screenshots: {}",
+        screenshots.folder.display()
+    ));
 }
 
 /// True if Chromium and chromedriver are there; if not, says so in one line,
