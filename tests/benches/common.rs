@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use criterion::Criterion;
-use measured::Comparison;
+use measured::{Comparison, Row};
 use rusqlite::Connection;
 
 /// Short runs: ten samples after half a second of warm-up. Each bench makes
@@ -83,4 +83,22 @@ pub fn add_posts(path: &Path, count: i64, users: i64) {
         [count, users],
     )
     .expect("the posts");
+}
+
+/// One row per label, its bar the matching mean in microseconds, its cells
+/// what `cells` makes of that mean (in nanoseconds).
+pub fn rows_in_micros(
+    labels: &[&str],
+    means: &[f64],
+    cells: impl Fn(f64) -> Vec<String>,
+) -> Vec<Row> {
+    labels
+        .iter()
+        .zip(means)
+        .map(|(label, nanos)| Row {
+            label: label.to_string(),
+            value: nanos / 1000.0,
+            cells: cells(*nanos),
+        })
+        .collect()
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use criterion::Criterion;
-use measured::{Comparison, Row, figure};
+use measured::{Comparison, figure};
 use rusqlite::Connection;
 use sqlx::Connection as _;
 use step04_orm::db::{self, Database};
@@ -89,18 +89,9 @@ fn comparison(means: &[f64]) -> Comparison {
         "diesel, step 4's find_user",
     ];
     let floor = means[0];
-    let rows = labels
-        .iter()
-        .zip(means)
-        .map(|(label, nanos)| {
-            let micros = nanos / 1000.0;
-            Row {
-                label: label.to_string(),
-                value: micros,
-                cells: vec![figure(micros), format!("{:.1}×", nanos / floor)],
-            }
-        })
-        .collect();
+    let rows = common::rows_in_micros(&labels, means, |nanos| {
+        vec![figure(nanos / 1000.0), format!("{:.1}×", nanos / floor)]
+    });
     Comparison {
         id: "point_read".into(),
         title: "One point read by primary key, by library".into(),

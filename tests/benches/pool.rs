@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use criterion::Criterion;
-use measured::{Comparison, Row, figure};
+use measured::{Comparison, figure};
 use rusqlite::{Connection, OpenFlags};
 use step02_connection_per_request::db::{self, Database};
 use step02_connection_per_request::pool::{self, POOL_SIZE};
@@ -97,18 +97,9 @@ fn comparison(means: &[f64]) -> Comparison {
         "a pooled connection (diesel + r2d2, step 4's pool)",
         "one connection kept open (rusqlite)",
     ];
-    let rows = labels
-        .iter()
-        .zip(means)
-        .map(|(label, nanos)| {
-            let micros = nanos / 1000.0;
-            Row {
-                label: label.to_string(),
-                value: micros,
-                cells: vec![figure(micros), figure(1e9 / nanos)],
-            }
-        })
-        .collect();
+    let rows = common::rows_in_micros(&labels, means, |nanos| {
+        vec![figure(nanos / 1000.0), figure(1e9 / nanos)]
+    });
     Comparison {
         id: "pool".into(),
         title: "A point read, by where its connection comes from".into(),
