@@ -1,0 +1,100 @@
+//! What step 6's exercises share: a migration's two files, and a database
+//! migrated with step 6's own `upgrade` and `downgrade` from a folder that
+//! holds step 6's migrations and the exercise's.
+
+use std::path::Path;
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_migrations::FileBasedMigrations;
+use step06_migrations::migrate;
+
+/// A migration's two files.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub up: &'static str,
+    pub down: &'static str,
+}
+
+/// The version before the exercise's migration: step 6's last.
+const STEP06_HEAD: &str = "2026-01-04-000001";
+
+/// A database at step 6's last version with `users`, the folder of step
+/// 6's migrations plus `migration` (as `name`), and the user table's SQL as
+/// it stands.
+pub struct Setup {
+    _folder: tempfile::TempDir,
+    pub conn: SqliteConnection,
+    pub source: FileBasedMigrations,
+    pub user_table: String,
+}
+
+pub fn setup(name: &str, migration: Migration, users: &[&str]) -> Setup {
+    let folder = crate::scratch();
+    let migrations = folder.path().join("migrations");
+    let step06 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../step06-migrations/migrations");
+    for entry in std::fs::read_dir(step06).expect("step 6's migrations") {
+        let from = entry.expect("a migration").path();
+        let to = migrations.join(from.file_name().expect("a name"));
+        std::fs::create_dir_all(&to).expect("a folder");
+        for file in ["up.sql", "down.sql"] {
+            std::fs::copy(from.join(file), to.join(file)).expect("a copy");
+        }
+    }
+    let new = migrations.join(name);
+    std::fs::create_dir_all(&new).expect("a folder");
+    std::fs::write(new.join("up.sql"), migration.up).expect("up.sql");
+    std::fs::write(new.join("down.sql"), migration.down).expect("down.sql");
+    let source = FileBasedMigrations::from_path(&migrations).expect("the migrations");
+    let mut conn = migrate::connect(&folder.path().join("step06.sqlite")).expect("a database");
+    migrate::upgrade(&mut conn, &source, Some(STEP06_HEAD)).expect("step 6's migrations");
+    for username in users {
+        add_user(&mut conn, username).expect("a user");
+    }
+    let user_table = table_sql(&mut conn);
+    Setup {
+        _folder: folder,
+        conn,
+        source,
+        user_table,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Sql {
+    #[diesel(sql_type = Text)]
+    sql: String,
+}
+
+/// How SQLite stores the user table's definition.
+pub fn table_sql(conn: &mut SqliteConnection) -> String {
+    let rows: Vec<Sql> =
+        diesel::sql_query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'user'")
+            .load(conn)
+            .expect("the schema");
+    rows.into_iter().map(|row| row.sql).collect()
+}
+
+pub fn usernames(conn: &mut SqliteConnection) -> Vec<String> {
+    let rows: Vec<Sql> = diesel::sql_query("SELECT username AS sql FROM user ORDER BY id")
+        .load(conn)
+        .expect("the users");
+    rows.into_iter().map(|row| row.sql).collect()
+}
+
+pub fn up(setup: &mut Setup) {
+    migrate::upgrade(&mut setup.conn, &setup.source, None)
+        .unwrap_or_else(|err| panic!("db upgrade: {err}"));
+}
+
+pub fn down(setup: &mut Setup) {
+    migrate::downgrade(&mut setup.conn, &setup.source, 1)
+        .unwrap_or_else(|err| panic!("db downgrade: {err}"));
+}
+
+/// Inserts a user called `username`.
+pub fn add_user(conn: &mut SqliteConnection, username: &str) -> QueryResult<usize> {
+    diesel::sql_query("INSERT INTO user (username, password) VALUES (?, 'a hash')")
+        .bind::<Text, _>(username)
+        .execute(conn)
+}
