@@ -52,6 +52,7 @@ pub fn record(
         eprintln!("{group}: cannot record the results: {err}");
         std::process::exit(1);
     }
+    println!("{group}: recorded in book/src/measured/results.json, with its table and chart");
 }
 
 /// How this comparison is reproduced.

@@ -53,7 +53,8 @@ pub struct Row {
 
 /// `book/src/measured/`, where the results, tables and charts live.
 pub fn measured_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src/measured")
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tests.parent().unwrap_or(tests).join("book/src/measured")
 }
 
 /// The results file, or no comparisons if there is none yet.
@@ -84,7 +85,6 @@ pub fn record(dir: &Path, comparison: Comparison) -> Result<(), BoxError> {
     std::fs::write(dir.join("results.json"), json)?;
     std::fs::write(dir.join(format!("{id}.md")), table_text)?;
     std::fs::write(dir.join(format!("{id}.svg")), chart_text)?;
-    println!("recorded {id} in {}", dir.join("results.json").display());
     Ok(())
 }
 

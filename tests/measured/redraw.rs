@@ -6,10 +6,25 @@
 //! cargo run -p workspace-tests --example redraw
 //! ```
 
-fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
     let dir = measured::measured_dir();
-    for comparison in measured::load(&dir)?.comparisons {
-        measured::record(&dir, comparison)?;
+    let redrawn = measured::load(&dir).and_then(|results| {
+        results.comparisons.into_iter().try_for_each(|comparison| {
+            let id = comparison.id.clone();
+            measured::record(&dir, comparison)?;
+            // A closed stdout (`| head`) is no reason to stop redrawing.
+            let _ = writeln!(std::io::stdout(), "redrew {id}");
+            Ok(())
+        })
+    });
+    match redrawn {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("redraw: {err}");
+            ExitCode::FAILURE
+        }
     }
-    Ok(())
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use exercises::{EXERCISES, Exercise, Outcome, Version};
+use step01_raw_sqlite::error::quote;
 
 /// The book's exercises, with checks.
 #[derive(Debug, Parser)]
@@ -39,7 +40,8 @@ fn main() -> ExitCode {
             let Some(exercise) = exercises::find(&name) else {
                 let names: Vec<&str> = EXERCISES.iter().map(|e| e.name).collect();
                 eprintln!(
-                    "exercises: no exercise is called {name:?}; there are {}",
+                    "exercises: no exercise is called {}; there are {}",
+                    quote(&name),
                     names.join(", ")
                 );
                 return ExitCode::FAILURE;
