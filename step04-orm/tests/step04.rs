@@ -603,6 +603,7 @@ async fn pagination_edges() {
     }
     let (status, page) = send(&test.app, get("/?page=zero")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("<title>"), "a page, not plain text: {page}");
     assert!(
         page.contains("page must be a whole number from 1"),
         "{page}"

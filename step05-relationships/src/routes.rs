@@ -111,13 +111,6 @@ fn pages() -> Router<AppState> {
 
 // --- Pages --------------------------------------------------------------------
 
-/// A page asked for with a bad `?page=`: 400, with the reason.
-fn bad_page(state: &AppState, detail: String) -> Result<Response, Error> {
-    let status = StatusCode::BAD_REQUEST.to_string();
-    let page = state.render("error.html", context! { status, detail })?;
-    Ok((StatusCode::BAD_REQUEST, page).into_response())
-}
-
 /// `GET /status`: does the database answer? The source's "It works." route.
 /// Its query reads the `user` table, so a missing, locked or broken database
 /// is a 503.
@@ -153,7 +146,7 @@ async fn list_users(
 ) -> Result<Response, Error> {
     let page = match query.page() {
         Ok(page) => page,
-        Err((_, message)) => return bad_page(&state, message),
+        Err((_, message)) => return Ok((StatusCode::BAD_REQUEST, message).into_response()),
     };
     let search = query.search.clone();
     let users = db
