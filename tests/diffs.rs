@@ -4,9 +4,10 @@
 //! test; `INSTA_UPDATE=always cargo test -p workspace-tests --test diffs`
 //! (or `cargo insta review`) regenerates the diff, and the book follows.
 //!
-//! The diff covers `src/` and `templates/` (and `migrations/` where a step
-//! has it). It leaves out `walkthrough.rs`, which is narration, and the
-//! `ANCHOR` comments, which are the book's plumbing.
+//! The diff covers `src/` and `templates/` (and `migrations/` and
+//! `migrations-postgres/` where a step has them). It leaves out
+//! `walkthrough.rs`, which is narration, and the `ANCHOR` comments, which
+//! are the book's plumbing.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ const STEPS: [&str; 6] = [
     "step05-relationships",
     "step06-migrations",
 ];
-const FOLDERS: [&str; 3] = ["src", "templates", "migrations"];
+const FOLDERS: [&str; 4] = ["src", "templates", "migrations", "migrations-postgres"];
 const NARRATION: &str = "src/walkthrough.rs";
 
 /// The lesson's files of a step, relative to the step's folder, sorted.

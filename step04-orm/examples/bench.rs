@@ -30,6 +30,7 @@ use hyper::client::conn::http1::{SendRequest, handshake};
 use hyper::{Method, Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
+use step04_orm::backend::Location;
 use step04_orm::db::{self, Database, POOL_SIZE};
 use step04_orm::models::{self, NewPost};
 use step04_orm::{Config, create_app, routes};
@@ -139,7 +140,7 @@ fn run(load: &Load) -> Result<(), BoxError> {
     let username = fresh_database(path)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let layered = behind_the_layers(no_database("/layered/users/1", &username), path)?;
-    let app = create_app(Config::new(path.to_path_buf()))?
+    let app = create_app(Config::new(Location::Sqlite(path.to_path_buf())))?
         .merge(no_database("/nodb/users/1", &username))
         .merge(layered)
         .merge(one_hop(&username));
@@ -164,8 +165,8 @@ fn fresh_database(path: &Path) -> Result<String, BoxError> {
             return Err(format!("cannot delete {}: {err}", file.display()).into());
         }
     }
-    db::init_db(path)?;
-    let mut conn = Database::new(path.to_path_buf())?.connect()?;
+    db::init_db(&Location::Sqlite(path.to_path_buf()))?;
+    let mut conn = Database::new(Location::Sqlite(path.to_path_buf()))?.connect()?;
     conn.transaction::<_, BoxError, _>(|conn| {
         for n in 1..=USERS {
             models::create_user(conn, &format!("user{n}"), &format!("password {n}"))?;
@@ -216,10 +217,12 @@ fn one_hop(username: &str) -> Router {
 fn behind_the_layers(routes: Router, path: &Path) -> Result<Router, BoxError> {
     let timeout =
         TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, routes::REQUEST_TIMEOUT);
-    Ok(db::init_app(routes, Database::new(path.to_path_buf())?)
-        .layer(DefaultBodyLimit::max(routes::BODY_LIMIT))
-        .layer(timeout)
-        .layer(CatchPanicLayer::new()))
+    Ok(
+        db::init_app(routes, Database::new(Location::Sqlite(path.to_path_buf()))?)
+            .layer(DefaultBodyLimit::max(routes::BODY_LIMIT))
+            .layer(timeout)
+            .layer(CatchPanicLayer::new()),
+    )
 }
 
 /// Serves the app once and measures each row in turn.

@@ -3,11 +3,13 @@
 //! Flask-SQLAlchemy's `User.query.filter_by(...)` is `user::table.filter(...)`.
 
 use diesel::connection::DefaultLoadingMode;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 
+use crate::backend::Conn;
 use crate::schema::{post, user};
 use crate::timestamp::Timestamp;
 use crate::{Error, password};
@@ -23,7 +25,7 @@ pub const MAX_BODY_CHARS: usize = 10_000;
 /// A user as pages and JSON show it. `Selectable` reads only these columns:
 /// the password hash is never loaded, so it can never be shown.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize)]
-#[diesel(table_name = user, check_for_backend(Sqlite))]
+#[diesel(table_name = user, check_for_backend(Sqlite, Pg))]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -39,7 +41,7 @@ struct NewUser<'a> {
 
 /// A post, with its `created` typed as in step 3.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize)]
-#[diesel(table_name = post, check_for_backend(Sqlite))]
+#[diesel(table_name = post, check_for_backend(Sqlite, Pg))]
 pub struct Post {
     pub id: i64,
     pub author_id: i64,
@@ -126,11 +128,7 @@ impl<T> Paginated<T> {
 // ANCHOR: create_user
 /// Adds a user, storing only the argon2 hash of `password`, and returns it:
 /// `db.session.add(User(...))` and `commit()` in one call.
-pub fn create_user(
-    conn: &mut SqliteConnection,
-    username: &str,
-    password: &str,
-) -> Result<User, Error> {
+pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<User, Error> {
     let hashed = password::hash(password)?;
     let new_user = NewUser {
         username,
@@ -138,7 +136,8 @@ pub fn create_user(
     };
     let created = diesel::insert_into(user::table)
         .values(&new_user)
-        .returning(User::as_returning())
+        // The columns by name: on a `Conn`, diesel cannot return a `User::as_returning()`.
+        .returning((user::id, user::username))
         .get_result(conn)?;
     Ok(created)
 }
@@ -146,7 +145,7 @@ pub fn create_user(
 
 // ANCHOR: queries
 /// `User.query.all()`, in id order.
-pub fn all_users(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
+pub fn all_users(conn: &mut Conn) -> QueryResult<Vec<User>> {
     user::table
         .select(User::as_select())
         .order(user::id)
@@ -154,7 +153,7 @@ pub fn all_users(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
 }
 
 /// `Post.query.filter_by(author_id=...).order_by(Post.title).all()`.
-pub fn posts_by(conn: &mut SqliteConnection, author_id: i64) -> QueryResult<Vec<Post>> {
+pub fn posts_by(conn: &mut Conn, author_id: i64) -> QueryResult<Vec<Post>> {
     post::table
         .filter(post::author_id.eq(author_id))
         .order(post::title)
@@ -163,7 +162,7 @@ pub fn posts_by(conn: &mut SqliteConnection, author_id: i64) -> QueryResult<Vec<
 }
 
 /// `User.query.get(id)`.
-pub fn find_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<User>> {
+pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
     user::table
         .find(id)
         .select(User::as_select())
@@ -180,11 +179,11 @@ pub fn find_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Use
 /// use diesel::prelude::*;
 /// use step04_orm::schema::user;
 ///
-/// fn misspelled(conn: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
+/// fn misspelled(conn: &mut Conn) -> QueryResult<Vec<i64>> {
 ///     user::table.filter(user::usrname.eq("ann")).select(user::id).load(conn)
 /// }
 /// ```
-pub fn user_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option<User>> {
+pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>> {
     user::table
         .filter(user::username.eq(name))
         .select(User::as_select())
@@ -193,14 +192,14 @@ pub fn user_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<
 }
 
 /// `User.query.count()`.
-pub fn count_users(conn: &mut SqliteConnection) -> QueryResult<i64> {
+pub fn count_users(conn: &mut Conn) -> QueryResult<i64> {
     user::table.count().get_result(conn)
 }
 
 /// Users in id order, one page of them; with `search`, only usernames that
 /// contain it, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
 pub fn users_page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     search: Option<&str>,
     page: Page,
 ) -> QueryResult<Paginated<User>> {
@@ -238,7 +237,7 @@ fn escape_like(text: &str) -> String {
 /// Gives user `id` a new username and/or password (stored hashed), and
 /// returns the user as it is now, or `None` if there is no such user.
 pub fn update_user(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     username: Option<&str>,
     password: Option<&str>,
@@ -250,7 +249,7 @@ pub fn update_user(
     );
     let updated = diesel::update(user::table.find(id))
         .set(changes)
-        .returning(User::as_returning())
+        .returning((user::id, user::username))
         .get_result(conn)
         .optional()?;
     Ok(updated)
@@ -258,7 +257,7 @@ pub fn update_user(
 
 /// `db.session.delete(user)`: how many rows went (0 or 1). With foreign keys
 /// on, a user who still has posts cannot go: that is a ForeignKeyViolation.
-pub fn delete_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<usize> {
+pub fn delete_user(conn: &mut Conn, id: i64) -> QueryResult<usize> {
     diesel::delete(user::table.find(id)).execute(conn)
 }
 
@@ -276,7 +275,7 @@ pub struct PostWithAuthor {
 /// read one by one, so a row that cannot be read (a malformed `created`)
 /// comes back as an error beside the others instead of failing the page.
 pub fn posts_page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     page: Page,
 ) -> QueryResult<(Paginated<PostWithAuthor>, Vec<diesel::result::Error>)> {
     let total = post::table.count().get_result(conn)?;
@@ -299,7 +298,7 @@ pub fn posts_page(
 // ANCHOR_END: posts_page
 
 /// One post with its author, if it exists.
-pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<PostWithAuthor>> {
+pub fn find_post(conn: &mut Conn, id: i64) -> QueryResult<Option<PostWithAuthor>> {
     let row: Option<(Post, String)> = post::table
         .inner_join(user::table)
         .filter(post::id.eq(id))
@@ -311,7 +310,7 @@ pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Pos
 
 /// Adds a post and returns its id. An `author_id` with no user behind it is
 /// a ForeignKeyViolation, since the pool turns foreign keys on.
-pub fn create_post(conn: &mut SqliteConnection, new_post: &NewPost<'_>) -> QueryResult<i64> {
+pub fn create_post(conn: &mut Conn, new_post: &NewPost<'_>) -> QueryResult<i64> {
     diesel::insert_into(post::table)
         .values(new_post)
         .returning(post::id)
@@ -319,11 +318,7 @@ pub fn create_post(conn: &mut SqliteConnection, new_post: &NewPost<'_>) -> Query
 }
 
 /// Applies `changes` to post `id`; `false` if there is no such post.
-pub fn update_post(
-    conn: &mut SqliteConnection,
-    id: i64,
-    changes: &PostChanges,
-) -> QueryResult<bool> {
+pub fn update_post(conn: &mut Conn, id: i64, changes: &PostChanges) -> QueryResult<bool> {
     let rows = diesel::update(post::table.find(id))
         .set(changes)
         .execute(conn)?;
@@ -331,13 +326,13 @@ pub fn update_post(
 }
 
 /// Deletes post `id`; `false` if there was no such post.
-pub fn delete_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<bool> {
+pub fn delete_post(conn: &mut Conn, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(post::table.find(id)).execute(conn)? == 1)
 }
 
 /// `SELECT count(*) FROM user` through the ORM: proves the database answers
 /// and holds the table. The "It works." check.
-pub fn check(conn: &mut SqliteConnection) -> QueryResult<()> {
+pub fn check(conn: &mut Conn) -> QueryResult<()> {
     count_users(conn).map(|_| ())
 }
 

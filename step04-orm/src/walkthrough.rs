@@ -4,11 +4,12 @@
 //! every run, and prints nothing that changes from run to run.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 
 use diesel::prelude::*;
 
 use crate::Error;
+use crate::backend::{Conn, Location};
 use crate::db::{self, Database};
 use crate::models::{self, NewPost, Page};
 use crate::schema::post;
@@ -18,19 +19,19 @@ pub const DEMO_DATABASE: &str = "instance/step04-walkthrough.sqlite";
 
 /// Runs the sections in order, writing the narration to `out`.
 pub fn run(out: &mut impl Write) -> Result<(), Error> {
-    let path = Path::new(DEMO_DATABASE);
+    let location = Location::Sqlite(PathBuf::from(DEMO_DATABASE));
     for suffix in ["", "-wal", "-shm"] {
         remove_if_present(&format!("{DEMO_DATABASE}{suffix}"))?;
     }
     writeln!(out, "Step 4: the blog's tables through diesel")?;
 
     heading(out, 1, "init-db, then a pool of connections")?;
-    db::init_db_command(path, out)?;
+    db::init_db_command(&location, out)?;
     writeln!(
         out,
         "diesel has no create_all(): schema.sql made the tables, schema.rs describes them."
     )?;
-    let database = Database::new(path.to_path_buf())?;
+    let database = Database::new(location)?;
     let conn = &mut *database.connect()?;
     writeln!(
         out,
@@ -50,7 +51,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     Ok(())
 }
 
-fn create(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
+fn create(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     heading(out, 2, "Create and commit")?;
     for name in ["ann", "bo", "cy"] {
         let user = models::create_user(conn, name, "correct horse battery staple")?;
@@ -79,7 +80,7 @@ fn create(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error
     Ok(())
 }
 
-fn read(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
+fn read(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     heading(
         out,
         3,
@@ -130,7 +131,7 @@ fn read(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> 
     Ok(())
 }
 
-fn update_and_delete(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
+fn update_and_delete(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     heading(out, 4, "Update and delete")?;
     let renamed = models::update_user(conn, 3, Some("cyril"), None)?;
     writeln!(out, "update_user(3, username = \"cyril\") -> {renamed:?}")?;
@@ -149,7 +150,7 @@ fn update_and_delete(out: &mut impl Write, conn: &mut SqliteConnection) -> Resul
     Ok(())
 }
 
-fn rollback(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
+fn rollback(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     heading(
         out,
         5,
@@ -181,7 +182,7 @@ fn rollback(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Err
     Ok(())
 }
 
-fn paginate(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
+fn paginate(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     heading(out, 6, "Pagination: LIMIT, OFFSET and a count")?;
     for number in [1, 2] {
         let (page, _) = models::posts_page(

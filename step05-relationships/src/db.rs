@@ -1,6 +1,7 @@
-//! The database: where it lives, the schema and `init-db`, a pool of diesel
-//! connections, and the connection each request checks out on first use and
-//! gives back when it ends. The queries are in `models.rs`.
+//! The database: where it lives (a SQLite file or a PostgreSQL server), the
+//! schema and `init-db`, a pool of diesel connections, and the connection
+//! each request checks out on first use and gives back when it ends. The
+//! queries are in `models.rs`.
 //!
 //! Flask keeps the connection on `g` (`get_db`) and closes it in a
 //! `teardown_appcontext` function (`close_db`). Here the middleware
@@ -9,7 +10,7 @@
 //! opened, however the handler ended.
 
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -20,10 +21,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use futures_util::FutureExt;
 
 use crate::Error;
+use crate::backend::{Conn, Location};
 use crate::error::quote;
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
@@ -35,18 +37,38 @@ pub const DEFAULT_DATABASE: &str = "instance/step05.sqlite";
 /// `current_app.open_resource("schema.sql")`, with no file to lose at run time.
 pub const SCHEMA: &str = include_str!("schema.sql");
 
-/// Turns the value of `--database` or `DATABASE_URL` into a file path, so
-/// that one value means one file to every command.
+/// The same tables in PostgreSQL's dialect.
+pub const SCHEMA_POSTGRES: &str = include_str!("schema.postgres.sql");
+
+/// Opens one connection to the database at `location`, creating a SQLite
+/// file if it is missing.
+pub fn connect(location: &Location) -> Result<Conn, Error> {
+    let conn = match location {
+        Location::Sqlite(path) => {
+            SqliteConnection::establish(&path.to_string_lossy()).map(Conn::Sqlite)
+        }
+        Location::Postgres(url) => PgConnection::establish(url).map(Conn::Postgres),
+    };
+    conn.map_err(|source| Error::Open {
+        database: location.clone(),
+        source,
+    })
+}
+
+/// Turns the value of `--database` or `DATABASE_URL` into a [`Location`], so
+/// that one value means one database to every command.
 ///
-/// A plain path is taken as it is. A URL in sqlx's form is read too:
-/// `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
+/// A `postgres://` (or `postgresql://`) URL names a PostgreSQL database. A
+/// plain path is a SQLite file, taken as it is. A URL in sqlx's form is read
+/// too: `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
 /// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
 /// relative: mind the difference). Anything this step could not honour
-/// exactly is refused: other schemes (`postgres://`, `file:`), options such
-/// as `?mode=ro`, and in-memory databases, which vanish with the command.
-pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
+/// exactly is refused: other schemes (`mysql://`, `file:`), options such
+/// as `?mode=ro` on a SQLite URL, and in-memory databases, which vanish with
+/// the command.
+pub fn location(setting: Option<&str>) -> Result<Location, Error> {
     let Some(value) = setting else {
-        return Ok(PathBuf::from(DEFAULT_DATABASE));
+        return Ok(Location::Sqlite(PathBuf::from(DEFAULT_DATABASE)));
     };
     let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
     let path = match url_scheme(value) {
@@ -60,10 +82,13 @@ pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
             }
             rest.strip_prefix("//").unwrap_or(rest)
         }
+        Some(scheme) if ["postgres", "postgresql"].contains(&&*scheme.to_ascii_lowercase()) => {
+            return Ok(Location::Postgres(value.to_owned()));
+        }
         // The value may hold a password, so only its scheme is repeated.
         Some(scheme) => {
             return refuse(format!(
-                "is a `{scheme}:` URL, but this step needs a SQLite file: a path or a sqlite: URL"
+                "is a `{scheme}:` URL, but this step needs a SQLite file (a path or a sqlite: URL) or a postgres:// URL"
             ));
         }
     };
@@ -74,7 +99,7 @@ pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
         let why = "is an in-memory database, which would be gone when the command ends";
         return refuse(format!("{} {why}", quote(value)));
     }
-    Ok(PathBuf::from(path))
+    Ok(Location::Sqlite(PathBuf::from(path)))
 }
 
 /// The scheme of a URL (`sqlite` in `sqlite://app.db`), or `None` for a plain
@@ -89,34 +114,32 @@ fn url_scheme(value: &str) -> Option<&str> {
     is_scheme.then_some(scheme)
 }
 
-/// Clears the existing data and creates new tables: runs [`SCHEMA`] on the
-/// file, creating the file and its folder first if they are missing.
-pub fn init_db(path: &Path) -> Result<(), Error> {
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
-            path: folder.to_path_buf(),
-            source,
-        })?;
-    }
-    let mut conn = establish(path)?;
-    conn.batch_execute(SCHEMA).map_err(|source| Error::Schema {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Opens one connection to `path`, creating the file if it is missing.
-fn establish(path: &Path) -> Result<SqliteConnection, Error> {
-    let url = path.to_string_lossy();
-    SqliteConnection::establish(&url).map_err(|source| Error::Open {
-        path: path.to_path_buf(),
+/// Clears the existing data and creates new tables: runs [`SCHEMA`] (or
+/// [`SCHEMA_POSTGRES`]) on the database, creating a SQLite file and its
+/// folder first if they are missing.
+pub fn init_db(location: &Location) -> Result<(), Error> {
+    let schema = match location {
+        Location::Sqlite(path) => {
+            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
+                    path: folder.to_path_buf(),
+                    source,
+                })?;
+            }
+            SCHEMA
+        }
+        Location::Postgres(_) => SCHEMA_POSTGRES,
+    };
+    let mut conn = connect(location)?;
+    conn.batch_execute(schema).map_err(|source| Error::Schema {
+        database: location.clone(),
         source,
     })
 }
 
 /// The `init-db` command: [`init_db`], then the line Flask's command prints.
-pub fn init_db_command(path: &Path, out: &mut impl std::io::Write) -> Result<(), Error> {
-    init_db(path)?;
+pub fn init_db_command(location: &Location, out: &mut impl std::io::Write) -> Result<(), Error> {
+    init_db(location)?;
     writeln!(out, "Initialized the database.")?;
     Ok(())
 }
@@ -128,25 +151,34 @@ struct TableCount {
     count: i64,
 }
 
-/// Fails with a hint unless the file exists and holds both tables, so that
-/// `serve` stops at start-up rather than answering every request with 500.
-pub fn check_initialized(path: &Path) -> Result<(), Error> {
+/// Fails with a hint unless the database exists and holds both tables, so
+/// that `serve` stops at start-up rather than answering every request with 500.
+pub fn check_initialized(location: &Location) -> Result<(), Error> {
     let not_initialized = || Error::NotInitialized {
-        path: path.to_path_buf(),
+        database: location.clone(),
     };
-    if !path.exists() {
+    if let Location::Sqlite(path) = location
+        && !path.exists()
+    {
         return Err(not_initialized());
     }
-    let mut conn = establish(path)?;
-    let tables: i64 = diesel::sql_query(
-        "SELECT count(*) AS count FROM sqlite_schema WHERE type = 'table' AND name IN ('user', 'post')",
-    )
-    .get_result::<TableCount>(&mut conn)
-    .map_err(|source| Error::Schema {
-        path: path.to_path_buf(),
-        source,
-    })?
-    .count;
+    let mut conn = connect(location)?;
+    // Each database lists its tables in a catalogue of its own.
+    let catalogue = match conn {
+        Conn::Sqlite(_) => {
+            "SELECT count(*) AS count FROM sqlite_schema WHERE type = 'table' AND name IN ('user', 'post')"
+        }
+        Conn::Postgres(_) => {
+            "SELECT count(*) AS count FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('user', 'post')"
+        }
+    };
+    let tables: i64 = diesel::sql_query(catalogue)
+        .get_result::<TableCount>(&mut conn)
+        .map_err(|source| Error::Schema {
+            database: location.clone(),
+            source,
+        })?
+        .count;
     match tables {
         2 => Ok(()),
         _ => Err(not_initialized()),
@@ -156,11 +188,13 @@ pub fn check_initialized(path: &Path) -> Result<(), Error> {
 /// The most connections the pool keeps open.
 pub const POOL_SIZE: u32 = 8;
 
-/// Run on each new connection before the pool lends it out: the source's
-/// "optimizing" advice. A connection waits up to 5 s for another's write
-/// lock before saying "database is locked"; WAL lets readers go on while one
-/// connection writes; foreign keys are checked (SQLite's default is off);
-/// and each connection caches up to 16 MiB of pages.
+/// Run on each new SQLite connection before the pool lends it out: the
+/// source's "optimizing" advice. A connection waits up to 5 s for another's
+/// write lock before saying "database is locked"; WAL lets readers go on
+/// while one connection writes; foreign keys are checked (SQLite's default
+/// is off); and each connection caches up to 16 MiB of pages. A PostgreSQL
+/// server needs none of this: it locks rows, not a file, and always checks
+/// foreign keys.
 const PRAGMAS: &str = "
     PRAGMA busy_timeout = 5000;
     PRAGMA journal_mode = WAL;
@@ -170,20 +204,42 @@ const PRAGMAS: &str = "
 #[derive(Debug, Clone, Copy)]
 struct Pragmas;
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(PRAGMAS)
-            .map_err(diesel::r2d2::Error::QueryError)
+impl CustomizeConnection<Conn, Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut Conn) -> Result<(), Error> {
+        match conn {
+            Conn::Sqlite(sqlite) => Ok(sqlite.batch_execute(PRAGMAS)?),
+            Conn::Postgres(_) => Ok(()),
+        }
+    }
+}
+
+/// Opens the pool's connections with [`connect`]. (diesel's own
+/// `ConnectionManager` would try each backend in turn and lose the reason
+/// a connection failed.)
+#[derive(Debug)]
+pub struct Manager(Location);
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = Error;
+
+    fn connect(&self) -> Result<Conn, Error> {
+        connect(&self.0)
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Error> {
+        Ok(conn.ping()?)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.is_broken()
     }
 }
 
 // ANCHOR: count_selects
 /// Runs `work` on `conn` and counts the SELECT statements it sends, through
 /// diesel's connection instrumentation: the way to see an N+1 problem.
-pub fn count_selects<T>(
-    conn: &mut SqliteConnection,
-    work: impl FnOnce(&mut SqliteConnection) -> T,
-) -> (T, usize) {
+pub fn count_selects<T>(conn: &mut Conn, work: impl FnOnce(&mut Conn) -> T) -> (T, usize) {
     let count = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&count);
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
@@ -200,32 +256,33 @@ pub fn count_selects<T>(
 }
 // ANCHOR_END: count_selects
 
-/// The app's database file, and the pool of connections to it.
+/// The app's database, and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub struct Database {
-    path: PathBuf,
-    pool: Pool<ConnectionManager<SqliteConnection>>,
+    location: Location,
+    pool: Pool<Manager>,
 }
 
 /// A connection lent by the pool; dropping it gives it back.
-type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
+pub type Pooled = PooledConnection<Manager>;
 
 impl Database {
-    /// The database at `path`, which [`init_db`] has prepared, with a pool
-    /// of up to [`POOL_SIZE`] connections, opened as requests need them.
-    pub fn new(path: PathBuf) -> Result<Database, Error> {
-        let manager = ConnectionManager::new(path.to_string_lossy());
+    /// The database at `location`, which [`init_db`] has prepared, with a
+    /// pool of up to [`POOL_SIZE`] connections, opened as requests need them.
+    pub fn new(location: Location) -> Result<Database, Error> {
+        // A server's socket can go stale while it sits in the pool; a file cannot.
+        let is_server = matches!(location, Location::Postgres(_));
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
-            .test_on_check_out(false) // a SQLite file does not go stale like a socket
+            .test_on_check_out(is_server)
             .connection_customizer(Box::new(Pragmas))
-            .build(manager)?;
-        Ok(Database { path, pool })
+            .build(Manager(location.clone()))?;
+        Ok(Database { location, pool })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// Checks a connection out of the pool, waiting if all are lent. It
@@ -267,7 +324,7 @@ impl RequestDb {
     where
         T: Send + 'static,
         Error: From<E>,
-        F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
     {
         let slot = Arc::clone(&self.0);
         let work = move || {

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::backend::Location;
+
 /// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -20,20 +22,20 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot open database {path}: {source}")]
+    #[error("cannot open database {database}: {}", one_line(.source))]
     Open {
-        path: PathBuf,
+        database: Location,
         source: diesel::ConnectionError,
     },
     #[error("cannot start tokio: {0}")]
     Runtime(std::io::Error),
-    #[error("cannot initialize database {path}: {source}")]
+    #[error("cannot initialize database {database}: {source}")]
     Schema {
-        path: PathBuf,
+        database: Location,
         source: diesel::result::Error,
     },
-    #[error("database {path} has no `post` and `user` tables; run `init-db` first")]
-    NotInitialized { path: PathBuf },
+    #[error("database {database} has no `post` and `user` tables; run `init-db` first")]
+    NotInitialized { database: Location },
     #[error("invalid timestamp: {0}")]
     Timestamp(#[from] crate::timestamp::TimestampError),
     #[error("the secret key: {0}")]
@@ -71,6 +73,14 @@ fn explain(err: &std::io::Error) -> String {
         std::io::ErrorKind::AlreadyExists => "a file of that name is in the way".to_owned(),
         _ => err.to_string(),
     }
+}
+
+/// libpq's messages run over several lines; a command's error is one.
+fn one_line(err: &diesel::ConnectionError) -> String {
+    err.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// How much of a bad value a message repeats.

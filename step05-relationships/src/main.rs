@@ -2,7 +2,6 @@
 
 use std::io::IsTerminal;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use clap::{Parser, Subcommand};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use step05_relationships::backend::Location;
 use step05_relationships::{Config, Error, config, create_app, db, walkthrough};
 use tokio::net::TcpListener;
 
@@ -22,8 +22,8 @@ use tokio::net::TcpListener;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// The database for `init-db` and `serve`: a path or a sqlite: URL
-    /// [default: instance/step05.sqlite]
+    /// The database for `init-db` and `serve`: a SQLite path or sqlite: URL,
+    /// or a postgres:// URL [default: instance/step05.sqlite]
     #[arg(
         long,
         global = true,
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Error> {
     // The walkthrough has a database of its own; only the commands read this.
-    let database = || db::database_path(cli.database.as_deref());
+    let database = || db::location(cli.database.as_deref());
     let out = &mut std::io::stdout().lock();
     match cli.command {
         None => walkthrough::run(out),
@@ -85,23 +85,23 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const GRACE: Duration = Duration::from_secs(10);
 
 /// Builds the app from its config and serves it until Ctrl-C.
-fn serve(path: PathBuf, port: u16) -> Result<(), Error> {
+fn serve(location: Location, port: u16) -> Result<(), Error> {
     init_logging();
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
-    let app = create_app(Config::new(path.clone(), key))?; // SQLite, before tokio starts
+    let app = create_app(Config::new(location.clone(), key))?; // blocking, before tokio starts
     let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
-    runtime.block_on(serve_app(app, port, &path))
+    runtime.block_on(serve_app(app, port, &location))
 }
 
 /// Serves `app` on 127.0.0.1 with hyper, which bounds the time a client may
 /// take to send its headers (`axum::serve` sets no such limit), until Ctrl-C.
-async fn serve_app(app: Router, port: u16, path: &Path) -> Result<(), Error> {
+async fn serve_app(app: Router, port: u16, location: &Location) -> Result<(), Error> {
     let mut ctrl_c = listen_for_ctrl_c().map_err(Error::Runtime)?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
         .map_err(|source| Error::Bind { port, source })?;
     let url = format!("http://{}/", listener.local_addr()?);
-    println!("Serving {} on {url} (Ctrl-C stops)", path.display());
+    println!("Serving {location} on {url} (Ctrl-C stops)");
     let graceful = GracefulShutdown::new();
     loop {
         let stream = tokio::select! {

@@ -4,11 +4,13 @@
 //! `Post::belonging_to(&user)`.
 
 use diesel::connection::DefaultLoadingMode;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 
+use crate::backend::Conn;
 use crate::schema::{post, user};
 use crate::timestamp::Timestamp;
 use crate::{Error, password};
@@ -24,7 +26,7 @@ pub const MAX_BODY_CHARS: usize = 10_000;
 /// A user as pages and JSON show it. `Selectable` reads only these columns:
 /// the password hash is never loaded, so it can never be shown.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize)]
-#[diesel(table_name = user, check_for_backend(Sqlite))]
+#[diesel(table_name = user, check_for_backend(Sqlite, Pg))]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -43,7 +45,7 @@ struct NewUser<'a> {
 #[derive(
     Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Associations, Serialize,
 )]
-#[diesel(table_name = post, belongs_to(User, foreign_key = author_id), check_for_backend(Sqlite))]
+#[diesel(table_name = post, belongs_to(User, foreign_key = author_id), check_for_backend(Sqlite, Pg))]
 pub struct Post {
     pub id: i64,
     pub author_id: i64,
@@ -127,11 +129,7 @@ impl<T> Paginated<T> {
 
 /// Adds a user, storing only the argon2 hash of `password`, and returns it:
 /// `db.session.add(User(...))` and `commit()` in one call.
-pub fn create_user(
-    conn: &mut SqliteConnection,
-    username: &str,
-    password: &str,
-) -> Result<User, Error> {
+pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<User, Error> {
     let hashed = password::hash(password)?;
     let new_user = NewUser {
         username,
@@ -139,13 +137,14 @@ pub fn create_user(
     };
     let created = diesel::insert_into(user::table)
         .values(&new_user)
-        .returning(User::as_returning())
+        // The columns by name: on a `Conn`, diesel cannot return a `User::as_returning()`.
+        .returning((user::id, user::username))
         .get_result(conn)?;
     Ok(created)
 }
 
 /// `User.query.all()`, in id order.
-pub fn all_users(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
+pub fn all_users(conn: &mut Conn) -> QueryResult<Vec<User>> {
     user::table
         .select(User::as_select())
         .order(user::id)
@@ -153,7 +152,7 @@ pub fn all_users(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
 }
 
 /// `Post.query.filter_by(author_id=...).order_by(Post.title).all()`.
-pub fn posts_by(conn: &mut SqliteConnection, author_id: i64) -> QueryResult<Vec<Post>> {
+pub fn posts_by(conn: &mut Conn, author_id: i64) -> QueryResult<Vec<Post>> {
     post::table
         .filter(post::author_id.eq(author_id))
         .order(post::title)
@@ -162,7 +161,7 @@ pub fn posts_by(conn: &mut SqliteConnection, author_id: i64) -> QueryResult<Vec<
 }
 
 /// `User.query.get(id)`.
-pub fn find_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<User>> {
+pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
     user::table
         .find(id)
         .select(User::as_select())
@@ -179,11 +178,11 @@ pub fn find_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Use
 /// use diesel::prelude::*;
 /// use step04_orm::schema::user;
 ///
-/// fn misspelled(conn: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
+/// fn misspelled(conn: &mut Conn) -> QueryResult<Vec<i64>> {
 ///     user::table.filter(user::usrname.eq("ann")).select(user::id).load(conn)
 /// }
 /// ```
-pub fn user_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option<User>> {
+pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>> {
     user::table
         .filter(user::username.eq(name))
         .select(User::as_select())
@@ -192,14 +191,14 @@ pub fn user_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<
 }
 
 /// `User.query.count()`.
-pub fn count_users(conn: &mut SqliteConnection) -> QueryResult<i64> {
+pub fn count_users(conn: &mut Conn) -> QueryResult<i64> {
     user::table.count().get_result(conn)
 }
 
 /// Users in id order, one page of them; with `search`, only usernames that
 /// contain it, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
 pub fn users_page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     search: Option<&str>,
     page: Page,
 ) -> QueryResult<Paginated<User>> {
@@ -236,7 +235,7 @@ fn escape_like(text: &str) -> String {
 /// Gives user `id` a new username and/or password (stored hashed), and
 /// returns the user as it is now, or `None` if there is no such user.
 pub fn update_user(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     username: Option<&str>,
     password: Option<&str>,
@@ -248,7 +247,7 @@ pub fn update_user(
     );
     let updated = diesel::update(user::table.find(id))
         .set(changes)
-        .returning(User::as_returning())
+        .returning((user::id, user::username))
         .get_result(conn)
         .optional()?;
     Ok(updated)
@@ -256,7 +255,7 @@ pub fn update_user(
 
 /// `db.session.delete(user)`: how many rows went (0 or 1). With foreign keys
 /// on, a user who still has posts cannot go: that is a ForeignKeyViolation.
-pub fn delete_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<usize> {
+pub fn delete_user(conn: &mut Conn, id: i64) -> QueryResult<usize> {
     diesel::delete(user::table.find(id)).execute(conn)
 }
 
@@ -273,7 +272,7 @@ pub struct PostWithAuthor {
 /// read one by one, so a row that cannot be read (a malformed `created`)
 /// comes back as an error beside the others instead of failing the page.
 pub fn posts_page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     page: Page,
 ) -> QueryResult<(Paginated<PostWithAuthor>, Vec<diesel::result::Error>)> {
     let total = post::table.count().get_result(conn)?;
@@ -295,7 +294,7 @@ pub fn posts_page(
 }
 
 /// One post with its author, if it exists.
-pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<PostWithAuthor>> {
+pub fn find_post(conn: &mut Conn, id: i64) -> QueryResult<Option<PostWithAuthor>> {
     let row: Option<(Post, String)> = post::table
         .inner_join(user::table)
         .filter(post::id.eq(id))
@@ -307,7 +306,7 @@ pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Pos
 
 /// Adds a post and returns its id. An `author_id` with no user behind it is
 /// a ForeignKeyViolation, since the pool turns foreign keys on.
-pub fn create_post(conn: &mut SqliteConnection, new_post: &NewPost<'_>) -> QueryResult<i64> {
+pub fn create_post(conn: &mut Conn, new_post: &NewPost<'_>) -> QueryResult<i64> {
     diesel::insert_into(post::table)
         .values(new_post)
         .returning(post::id)
@@ -315,11 +314,7 @@ pub fn create_post(conn: &mut SqliteConnection, new_post: &NewPost<'_>) -> Query
 }
 
 /// Applies `changes` to post `id`; `false` if there is no such post.
-pub fn update_post(
-    conn: &mut SqliteConnection,
-    id: i64,
-    changes: &PostChanges,
-) -> QueryResult<bool> {
+pub fn update_post(conn: &mut Conn, id: i64, changes: &PostChanges) -> QueryResult<bool> {
     let rows = diesel::update(post::table.find(id))
         .set(changes)
         .execute(conn)?;
@@ -327,23 +322,19 @@ pub fn update_post(
 }
 
 /// Deletes post `id`; `false` if there was no such post.
-pub fn delete_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<bool> {
+pub fn delete_post(conn: &mut Conn, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(post::table.find(id)).execute(conn)? == 1)
 }
 
 /// `SELECT count(*) FROM user` through the ORM: proves the database answers
 /// and holds the table. The "It works." check.
-pub fn check(conn: &mut SqliteConnection) -> QueryResult<()> {
+pub fn check(conn: &mut Conn) -> QueryResult<()> {
     count_users(conn).map(|_| ())
 }
 
 // ANCHOR: relations
 /// `user.posts`: the posts of `author`, newest first, a page of them.
-pub fn posts_of(
-    conn: &mut SqliteConnection,
-    author: &User,
-    page: Page,
-) -> QueryResult<Paginated<Post>> {
+pub fn posts_of(conn: &mut Conn, author: &User, page: Page) -> QueryResult<Paginated<Post>> {
     let total = Post::belonging_to(author).count().get_result(conn)?;
     let posts = Post::belonging_to(author)
         .select(Post::as_select())
@@ -357,10 +348,7 @@ pub fn posts_of(
 /// A page of users, each with all their posts, in two queries however many
 /// users there are: one for the users, one for all their posts
 /// (`WHERE author_id IN (...)`), which `grouped_by` hands back to each user.
-pub fn users_with_posts(
-    conn: &mut SqliteConnection,
-    page: Page,
-) -> QueryResult<Vec<(User, Vec<Post>)>> {
+pub fn users_with_posts(conn: &mut Conn, page: Page) -> QueryResult<Vec<(User, Vec<Post>)>> {
     let users: Vec<User> = user::table
         .select(User::as_select())
         .order(user::id)
@@ -379,7 +367,7 @@ pub fn users_with_posts(
 // ANCHOR: aggregates
 /// Each user's username and number of posts, users with none included (a
 /// LEFT JOIN), most posts first, then by name.
-pub fn posts_per_user(conn: &mut SqliteConnection) -> QueryResult<Vec<(String, i64)>> {
+pub fn posts_per_user(conn: &mut Conn) -> QueryResult<Vec<(String, i64)>> {
     let posts = diesel::dsl::count(post::id.nullable());
     user::table
         .left_join(post::table)
@@ -392,7 +380,7 @@ pub fn posts_per_user(conn: &mut SqliteConnection) -> QueryResult<Vec<(String, i
 /// The average number of posts per user. An average of counts is two
 /// aggregates in a row, which one SQL `SELECT` cannot nest: here the counts
 /// come grouped from [`posts_per_user`], and the average is taken of them.
-pub fn average_posts_per_user(conn: &mut SqliteConnection) -> QueryResult<Option<f64>> {
+pub fn average_posts_per_user(conn: &mut Conn) -> QueryResult<Option<f64>> {
     let counts = posts_per_user(conn)?;
     let total: i64 = counts.iter().map(|(_, posts)| posts).sum();
     Ok((!counts.is_empty()).then(|| total as f64 / counts.len() as f64))
@@ -402,7 +390,7 @@ pub fn average_posts_per_user(conn: &mut SqliteConnection) -> QueryResult<Option
 /// The username's posts, newest first, a page of them; `None` if there is
 /// no such user (`/api/posts?author=...`).
 pub fn posts_by_username(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     username: &str,
     page: Page,
 ) -> QueryResult<Option<Paginated<Post>>> {
@@ -413,10 +401,7 @@ pub fn posts_by_username(
 }
 
 /// The stored password hash of `username`, with the user, for logging in.
-pub fn user_for_login(
-    conn: &mut SqliteConnection,
-    username: &str,
-) -> QueryResult<Option<(User, String)>> {
+pub fn user_for_login(conn: &mut Conn, username: &str) -> QueryResult<Option<(User, String)>> {
     user::table
         .filter(user::username.eq(username))
         .select((User::as_select(), user::password))

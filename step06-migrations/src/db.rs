@@ -1,5 +1,5 @@
-//! The database: where it lives, whether its migrations are all applied, a
-//! pool of diesel connections, and the connection each request checks out on
+//! The database: where it lives (a SQLite file or a PostgreSQL server),
+//! whether its migrations are all applied, a pool of diesel connections, and the connection each request checks out on
 //! first use and gives back when it ends. The queries are in `models.rs`.
 //!
 //! Flask keeps the connection on `g` (`get_db`) and closes it in a
@@ -9,7 +9,7 @@
 //! opened, however the handler ended.
 
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -20,9 +20,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use futures_util::FutureExt;
 
+use crate::backend::{Conn, Location};
 use crate::error::quote;
 use crate::{Error, migrate};
 
@@ -31,18 +32,20 @@ use crate::{Error, migrate};
 /// The path is relative to the folder you run the command from.
 pub const DEFAULT_DATABASE: &str = "instance/step06.sqlite";
 
-/// Turns the value of `--database` or `DATABASE_URL` into a file path, so
-/// that one value means one file to every command.
+/// Turns the value of `--database` or `DATABASE_URL` into a [`Location`], so
+/// that one value means one database to every command.
 ///
-/// A plain path is taken as it is. A URL in sqlx's form is read too:
-/// `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
+/// A `postgres://` (or `postgresql://`) URL names a PostgreSQL database. A
+/// plain path is a SQLite file, taken as it is. A URL in sqlx's form is read
+/// too: `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
 /// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
 /// relative: mind the difference). Anything this step could not honour
-/// exactly is refused: other schemes (`postgres://`, `file:`), options such
-/// as `?mode=ro`, and in-memory databases, which vanish with the command.
-pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
+/// exactly is refused: other schemes (`mysql://`, `file:`), options such
+/// as `?mode=ro` on a SQLite URL, and in-memory databases, which vanish with
+/// the command.
+pub fn location(setting: Option<&str>) -> Result<Location, Error> {
     let Some(value) = setting else {
-        return Ok(PathBuf::from(DEFAULT_DATABASE));
+        return Ok(Location::Sqlite(PathBuf::from(DEFAULT_DATABASE)));
     };
     let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
     let path = match url_scheme(value) {
@@ -56,10 +59,13 @@ pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
             }
             rest.strip_prefix("//").unwrap_or(rest)
         }
+        Some(scheme) if ["postgres", "postgresql"].contains(&&*scheme.to_ascii_lowercase()) => {
+            return Ok(Location::Postgres(value.to_owned()));
+        }
         // The value may hold a password, so only its scheme is repeated.
         Some(scheme) => {
             return refuse(format!(
-                "is a `{scheme}:` URL, but this step needs a SQLite file: a path or a sqlite: URL"
+                "is a `{scheme}:` URL, but this step needs a SQLite file (a path or a sqlite: URL) or a postgres:// URL"
             ));
         }
     };
@@ -70,7 +76,7 @@ pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
         let why = "is an in-memory database, which would be gone when the command ends";
         return refuse(format!("{} {why}", quote(value)));
     }
-    Ok(PathBuf::from(path))
+    Ok(Location::Sqlite(PathBuf::from(path)))
 }
 
 /// The scheme of a URL (`sqlite` in `sqlite://app.db`), or `None` for a plain
@@ -90,30 +96,28 @@ fn url_scheme(value: &str) -> Option<&str> {
 /// this program was built with, and has the tables they make, so that
 /// `serve` never answers requests on a schema its queries were not compiled
 /// for. Rows that point nowhere are reported by `db check`, not refused here.
-pub fn check_migrated(path: &Path) -> Result<(), Error> {
-    if !path.exists() {
-        return Err(Error::NoDatabase {
-            path: path.to_path_buf(),
-        });
+pub fn check_migrated(location: &Location) -> Result<(), Error> {
+    let database = location.clone();
+    if let Location::Sqlite(path) = location
+        && !path.exists()
+    {
+        return Err(Error::NoDatabase { database });
     }
-    let mut conn = migrate::connect(path)?;
-    let pending = migrate::pending(&mut conn, &migrate::MIGRATIONS)?;
+    let mut conn = migrate::connect(location)?;
+    let migrations = migrate::embedded(location);
+    let pending = migrate::pending(&mut conn, migrations)?;
     if pending > 0 {
-        let path = path.to_path_buf();
-        return Err(Error::Pending { path, pending });
+        return Err(Error::Pending { database, pending });
     }
     // Versions alone can lie (a wrong `db stamp`): the tables must match too.
-    let drift = migrate::check(&mut conn, &migrate::MIGRATIONS)?;
+    let drift = migrate::check(&mut conn, migrations)?;
     let structural = drift
         .iter()
         .filter(|line| !line.starts_with("data:"))
         .count();
     match structural {
         0 => Ok(()),
-        count => Err(Error::Drifted {
-            path: path.to_path_buf(),
-            count,
-        }),
+        count => Err(Error::Drifted { database, count }),
     }
 }
 // ANCHOR_END: check_migrated
@@ -121,11 +125,13 @@ pub fn check_migrated(path: &Path) -> Result<(), Error> {
 /// The most connections the pool keeps open.
 pub const POOL_SIZE: u32 = 8;
 
-/// Run on each new connection before the pool lends it out: the source's
-/// "optimizing" advice. A connection waits up to 5 s for another's write
-/// lock before saying "database is locked"; WAL lets readers go on while one
-/// connection writes; foreign keys are checked (SQLite's default is off);
-/// and each connection caches up to 16 MiB of pages.
+/// Run on each new SQLite connection before the pool lends it out: the
+/// source's "optimizing" advice. A connection waits up to 5 s for another's
+/// write lock before saying "database is locked"; WAL lets readers go on
+/// while one connection writes; foreign keys are checked (SQLite's default
+/// is off); and each connection caches up to 16 MiB of pages. A PostgreSQL
+/// server needs none of this: it locks rows, not a file, and always checks
+/// foreign keys.
 const PRAGMAS: &str = "
     PRAGMA busy_timeout = 5000;
     PRAGMA journal_mode = WAL;
@@ -135,19 +141,41 @@ const PRAGMAS: &str = "
 #[derive(Debug, Clone, Copy)]
 struct Pragmas;
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(PRAGMAS)
-            .map_err(diesel::r2d2::Error::QueryError)
+impl CustomizeConnection<Conn, Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut Conn) -> Result<(), Error> {
+        match conn {
+            Conn::Sqlite(sqlite) => Ok(sqlite.batch_execute(PRAGMAS)?),
+            Conn::Postgres(_) => Ok(()),
+        }
+    }
+}
+
+/// Opens the pool's connections with [`migrate::connect`]. (diesel's own
+/// `ConnectionManager` would try each backend in turn and lose the reason
+/// a connection failed.)
+#[derive(Debug)]
+pub struct Manager(Location);
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = Error;
+
+    fn connect(&self) -> Result<Conn, Error> {
+        migrate::connect(&self.0)
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Error> {
+        Ok(conn.ping()?)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.is_broken()
     }
 }
 
 /// Runs `work` on `conn` and counts the SELECT statements it sends, through
 /// diesel's connection instrumentation: the way to see an N+1 problem.
-pub fn count_selects<T>(
-    conn: &mut SqliteConnection,
-    work: impl FnOnce(&mut SqliteConnection) -> T,
-) -> (T, usize) {
+pub fn count_selects<T>(conn: &mut Conn, work: impl FnOnce(&mut Conn) -> T) -> (T, usize) {
     let count = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&count);
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
@@ -163,32 +191,33 @@ pub fn count_selects<T>(
     (result, count.load(Ordering::SeqCst))
 }
 
-/// The app's database file, and the pool of connections to it.
+/// The app's database, and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub struct Database {
-    path: PathBuf,
-    pool: Pool<ConnectionManager<SqliteConnection>>,
+    location: Location,
+    pool: Pool<Manager>,
 }
 
 /// A connection lent by the pool; dropping it gives it back.
-type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
+pub type Pooled = PooledConnection<Manager>;
 
 impl Database {
-    /// The database at `path`, which [`init_db`] has prepared, with a pool
-    /// of up to [`POOL_SIZE`] connections, opened as requests need them.
-    pub fn new(path: PathBuf) -> Result<Database, Error> {
-        let manager = ConnectionManager::new(path.to_string_lossy());
+    /// The database at `location`, which `db upgrade` has prepared, with a
+    /// pool of up to [`POOL_SIZE`] connections, opened as requests need them.
+    pub fn new(location: Location) -> Result<Database, Error> {
+        // A server's socket can go stale while it sits in the pool; a file cannot.
+        let is_server = matches!(location, Location::Postgres(_));
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
-            .test_on_check_out(false) // a SQLite file does not go stale like a socket
+            .test_on_check_out(is_server)
             .connection_customizer(Box::new(Pragmas))
-            .build(manager)?;
-        Ok(Database { path, pool })
+            .build(Manager(location.clone()))?;
+        Ok(Database { location, pool })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// Checks a connection out of the pool, waiting if all are lent. It
@@ -230,7 +259,7 @@ impl RequestDb {
     where
         T: Send + 'static,
         Error: From<E>,
-        F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
     {
         let slot = Arc::clone(&self.0);
         let work = move || {

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::backend::Location;
+
 /// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -20,17 +22,19 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot open database {path}: {source}")]
+    #[error("cannot open database {database}: {}", one_line(.source))]
     Open {
-        path: PathBuf,
+        database: Location,
         source: diesel::ConnectionError,
     },
+    #[error("cannot back up with pg_dump: {0}")]
+    Dump(String),
     #[error("cannot start tokio: {0}")]
     Runtime(std::io::Error),
     #[error(
-        "database {path} is {pending} migration(s) behind this program; run `db upgrade` (or `serve --migrate`)"
+        "database {database} is {pending} migration(s) behind this program; run `db upgrade` (or `serve --migrate`)"
     )]
-    Pending { path: PathBuf, pending: usize },
+    Pending { database: Location, pending: usize },
     #[error("cannot read the migrations: {0}")]
     Migration(Box<dyn std::error::Error + Send + Sync>),
     #[error("{1}; nothing was changed")]
@@ -47,12 +51,12 @@ pub enum Error {
     MigrationName(String),
     #[error("the database has drifted from the migrations ({0} difference(s), listed above)")]
     Drift(usize),
-    #[error("there is no database at {path} yet: `db upgrade` creates it")]
-    NoDatabase { path: PathBuf },
+    #[error("there is no database at {database} yet: `db upgrade` creates it")]
+    NoDatabase { database: Location },
     #[error(
-        "database {path} differs from what this program expects in {count} way(s); `db check` lists them"
+        "database {database} differs from what this program expects in {count} way(s); `db check` lists them"
     )]
-    Drifted { path: PathBuf, count: usize },
+    Drifted { database: Location, count: usize },
     #[error("invalid timestamp: {0}")]
     Timestamp(#[from] crate::timestamp::TimestampError),
     #[error("the secret key: {0}")]
@@ -90,6 +94,14 @@ fn explain(err: &std::io::Error) -> String {
         std::io::ErrorKind::AlreadyExists => "a file of that name is in the way".to_owned(),
         _ => err.to_string(),
     }
+}
+
+/// libpq's messages run over several lines; a command's error is one.
+fn one_line(err: &diesel::ConnectionError) -> String {
+    err.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// How much of a bad value a message repeats.

@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use step06_migrations::migrate::{self, MIGRATIONS};
+use step06_migrations::backend::{Conn, Location};
+use step06_migrations::migrate::{self, Backup};
 use step06_migrations::{Config, Error, config, create_app, db, walkthrough};
 use tokio::net::TcpListener;
 
@@ -24,8 +25,8 @@ use tokio::net::TcpListener;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// The database for `db` and `serve`: a path or a sqlite: URL
-    /// [default: instance/step06.sqlite]
+    /// The database for `db` and `serve`: a SQLite path or sqlite: URL, or a
+    /// postgres:// URL [default: instance/step06.sqlite]
     #[arg(
         long,
         global = true,
@@ -118,7 +119,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Error> {
     // The walkthrough has a database of its own; only the commands read this.
-    let database = || db::database_path(cli.database.as_deref());
+    let database = || db::location(cli.database.as_deref());
     let out = &mut std::io::stdout().lock();
     match cli.command {
         None => walkthrough::run(out),
@@ -128,7 +129,8 @@ fn run(cli: Cli) -> Result<(), Error> {
 }
 
 /// Runs one `db` command on the database at `path`.
-fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Error> {
+fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<(), Error> {
+    let migrations = migrate::embedded(location);
     if let Db::New { name, dir } = &command {
         let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
         let created = migrate::new_migration(dir, name, &now)?;
@@ -146,21 +148,21 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
     }
     | Db::Stamp { version } = &command
     {
-        migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
+        migrate::check_version(migrations, version)?; // a typo makes no file
     }
     // Only upgrade and stamp may make a database; the others read one.
     let makes = matches!(command, Db::Upgrade { .. } | Db::Stamp { .. });
-    if !makes && !path.exists() {
+    if !makes && matches!(location, Location::Sqlite(path) if !path.exists()) {
         return Err(Error::NoDatabase {
-            path: path.to_path_buf(),
+            database: location.clone(),
         });
     }
-    let conn = &mut migrate::connect(path)?;
+    let conn = &mut migrate::connect(location)?;
     match command {
         Db::Upgrade { to, no_backup } => {
-            let pending = migrate::pending(conn, &MIGRATIONS)? > 0;
-            back_up_unless(no_backup || !pending, conn, path, out)?;
-            let applied = migrate::upgrade(conn, &MIGRATIONS, to.as_deref())?;
+            let pending = migrate::pending(conn, migrations)? > 0;
+            back_up_unless(no_backup || !pending, conn, location, out)?;
+            let applied = migrate::upgrade(conn, migrations, to.as_deref())?;
             let none = match &to {
                 Some(to) if pending => {
                     format!("Nothing to apply up to {to}: the database is past it.")
@@ -171,8 +173,8 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
         }
         Db::Downgrade { steps, no_backup } => {
             let applied = migrate::current(conn)?.is_some();
-            back_up_unless(no_backup || !applied, conn, path, out)?;
-            let reverted = migrate::downgrade(conn, &MIGRATIONS, steps.into())?;
+            back_up_unless(no_backup || !applied, conn, location, out)?;
+            let reverted = migrate::downgrade(conn, migrations, steps.into())?;
             report(
                 out,
                 "Reverted",
@@ -180,7 +182,7 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
                 "Nothing to revert: no migration is applied.",
             )
         }
-        Db::History => migrate::history(conn, &MIGRATIONS, out),
+        Db::History => migrate::history(conn, migrations, out),
         Db::Current => {
             let version = migrate::current(conn)?;
             writeln!(
@@ -191,7 +193,7 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
             Ok(())
         }
         Db::Stamp { version } => {
-            let stamped = migrate::stamp(conn, &MIGRATIONS, &version)?;
+            let stamped = migrate::stamp(conn, migrations, &version)?;
             report(
                 out,
                 "Stamped",
@@ -200,7 +202,7 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
             )
         }
         Db::Check => {
-            let drift = migrate::check(conn, &MIGRATIONS)?;
+            let drift = migrate::check(conn, migrations)?;
             for line in &drift {
                 writeln!(out, "drift: {line}")?;
             }
@@ -219,15 +221,17 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
 /// Writes the backup next to the database, unless told not to, and says where.
 fn back_up_unless(
     skip: bool,
-    conn: &mut diesel::SqliteConnection,
-    path: &Path,
+    conn: &mut Conn,
+    location: &Location,
     out: &mut impl Write,
 ) -> Result<(), Error> {
     if skip {
         return Ok(());
     }
-    if let Some(copy) = migrate::backup(conn, path)? {
-        writeln!(out, "Backed up {} to {}", path.display(), copy.display())?;
+    match migrate::backup(conn, location)? {
+        Backup::Made(copy) => writeln!(out, "Backed up {location} to {}", copy.display())?,
+        Backup::Skipped(why) => writeln!(out, "Did not back up {location}: {why}.")?,
+        Backup::Empty => {}
     }
     Ok(())
 }
@@ -251,7 +255,7 @@ const GRACE: Duration = Duration::from_secs(10);
 
 /// Builds the app from its config and serves it until Ctrl-C; with
 /// `--migrate`, upgrades the database first.
-fn serve(path: PathBuf, port: u16, migrate_first: bool) -> Result<(), Error> {
+fn serve(location: Location, port: u16, migrate_first: bool) -> Result<(), Error> {
     init_logging();
     if migrate_first {
         db_command(
@@ -259,25 +263,25 @@ fn serve(path: PathBuf, port: u16, migrate_first: bool) -> Result<(), Error> {
                 to: None,
                 no_backup: false,
             },
-            &path,
+            &location,
             &mut std::io::stdout().lock(),
         )?;
     }
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
-    let app = create_app(Config::new(path.clone(), key))?; // SQLite, before tokio starts
+    let app = create_app(Config::new(location.clone(), key))?; // blocking, before tokio starts
     let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
-    runtime.block_on(serve_app(app, port, &path))
+    runtime.block_on(serve_app(app, port, &location))
 }
 
 /// Serves `app` on 127.0.0.1 with hyper, which bounds the time a client may
 /// take to send its headers (`axum::serve` sets no such limit), until Ctrl-C.
-async fn serve_app(app: Router, port: u16, path: &Path) -> Result<(), Error> {
+async fn serve_app(app: Router, port: u16, location: &Location) -> Result<(), Error> {
     let mut ctrl_c = listen_for_ctrl_c().map_err(Error::Runtime)?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
         .map_err(|source| Error::Bind { port, source })?;
     let url = format!("http://{}/", listener.local_addr()?);
-    println!("Serving {} on {url} (Ctrl-C stops)", path.display());
+    println!("Serving {location} on {url} (Ctrl-C stops)");
     let graceful = GracefulShutdown::new();
     loop {
         let stream = tokio::select! {

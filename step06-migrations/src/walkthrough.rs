@@ -5,12 +5,13 @@
 //! its own demo database, made anew on every run.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::migrate::{self, MIGRATIONS};
+use crate::backend::{Conn, Location};
+use crate::migrate::{self, Backup, MIGRATIONS};
 use crate::{Error, password};
 
 /// The demo database, relative to the folder the command runs in.
@@ -26,12 +27,12 @@ const VERSIONS: [&str; 4] = [
 
 /// Runs the sections in order, writing the narration to `out`.
 pub fn run(out: &mut impl Write) -> Result<(), Error> {
-    let path = Path::new(DEMO_DATABASE);
+    let location = Location::Sqlite(PathBuf::from(DEMO_DATABASE));
     for suffix in ["", "-wal", "-shm", &format!(".backup-{}", VERSIONS[0])] {
         remove_if_present(&format!("{DEMO_DATABASE}{suffix}"))?;
     }
     writeln!(out, "Step 6: migrations that keep the data")?;
-    let conn = &mut migrate::connect(path)?;
+    let conn = &mut migrate::connect(&location)?;
 
     heading(out, 1, "A database at the first migration, with data")?;
     for name in migrate::upgrade(conn, &MIGRATIONS, Some(VERSIONS[0]))? {
@@ -62,9 +63,9 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     describe(out, conn)?;
 
     heading(out, 4, "Back up, then upgrade again")?;
-    if let Some(copy) = migrate::backup(conn, path)? {
-        writeln!(out, "Backed up {} to {}", path.display(), copy.display())?;
-        let mut backup = migrate::connect(&copy)?;
+    if let Backup::Made(copy) = migrate::backup(conn, &location)? {
+        writeln!(out, "Backed up {location} to {}", copy.display())?;
+        let mut backup = migrate::connect(&Location::Sqlite(copy.clone()))?;
         writeln!(
             out,
             "The backup holds {} row(s), at version {}.",
@@ -97,7 +98,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
 }
 
 /// Two users and three posts, written with the first migration's columns.
-fn fill(conn: &mut SqliteConnection) -> Result<(), Error> {
+fn fill(conn: &mut Conn) -> Result<(), Error> {
     for name in ["ann", "bo"] {
         diesel::sql_query("INSERT INTO user (username, password) VALUES (?, ?)")
             .bind::<Text, _>(name)
@@ -122,7 +123,7 @@ fn fill(conn: &mut SqliteConnection) -> Result<(), Error> {
 }
 
 /// The `post` table's columns, the row counts, and post 2 in full.
-fn describe(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
+fn describe(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     #[derive(QueryableByName)]
     struct Line {
         #[diesel(sql_type = Text)]

@@ -13,6 +13,7 @@ use criterion::Criterion;
 use measured::{Comparison, figure};
 use rusqlite::Connection;
 use sqlx::Connection as _;
+use step04_orm::backend::Location;
 use step04_orm::db::{self, Database};
 use step04_orm::models;
 
@@ -33,7 +34,7 @@ fn main() {
 
 /// Step 4's tables, with [`USERS`] users.
 fn fill(path: &Path) {
-    db::init_db(path).expect("step 4's tables");
+    db::init_db(&Location::Sqlite(path.to_path_buf())).expect("step 4's tables");
     common::add_users(path, USERS);
 }
 
@@ -73,7 +74,7 @@ fn measure(criterion: &mut Criterion, path: &Path) {
                 .expect("read")
         })
     });
-    let mut diesel_conn = Database::new(path.to_path_buf())
+    let mut diesel_conn = Database::new(Location::Sqlite(path.to_path_buf()))
         .and_then(|database| database.connect())
         .expect("a pooled connection");
     group.bench_function(BENCHES[2], |bencher| {

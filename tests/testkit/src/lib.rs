@@ -5,7 +5,9 @@
 //! - [`Sandbox::transcript`]: `$ command` sessions, rendered for the book from
 //!   the very command lines that were run;
 //! - [`Served`]: the binary's `serve` on a free port, stopped with Ctrl-C;
-//! - [`send`] and friends: a request handed straight to an app, no socket.
+//! - [`send`] and friends: a request handed straight to an app, no socket;
+//! - `backends` (feature `postgres`): a fresh database per test on SQLite
+//!   and, when a server is given, on PostgreSQL.
 //!
 //! A step's tests find their binary with `env!("CARGO_BIN_EXE_<step>")`, so
 //! cargo builds it first; nothing here calls cargo.
@@ -20,6 +22,9 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tempfile::TempDir;
 use tower::ServiceExt;
+
+#[cfg(feature = "postgres")]
+pub mod backends;
 
 /// The workspace's root folder.
 pub fn workspace_root() -> &'static Path {

@@ -5,12 +5,13 @@
 //! per user. Load the users and their posts in two queries, and let
 //! `grouped_by` hand each user theirs.
 
-use diesel::SqliteConnection;
+use step05_relationships::backend::Conn;
 use step05_relationships::db;
 use step05_relationships::models::{Post, User};
 
-use crate::fixtures::{Pooled, step05_blog};
+use crate::fixtures::step05_blog;
 use crate::{Check, Exercise};
+use step05_relationships::db::Pooled;
 
 mod exercise;
 mod solution;
@@ -20,7 +21,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step05-relationships.md",
     task: "every user's newest post, in two queries",
     edit: "book/exercises/src/step05_latest/exercise.rs",
-    pristine: "3b394d9894d86b7d",
+    pristine: "c1f3492c4465c132",
     run: |version| {
         let answer: LatestPosts = version.pick(exercise::latest_posts, solution::latest_posts);
         crate::run_checks(&CHECKS, answer)
@@ -28,7 +29,7 @@ pub const EXERCISE: Exercise = Exercise {
 };
 
 /// What `latest_posts` must be.
-type LatestPosts = fn(&mut SqliteConnection) -> diesel::QueryResult<Vec<(User, Option<Post>)>>;
+type LatestPosts = fn(&mut Conn) -> diesel::QueryResult<Vec<(User, Option<Post>)>>;
 
 const CHECKS: [Check<LatestPosts>; 2] = [
     (

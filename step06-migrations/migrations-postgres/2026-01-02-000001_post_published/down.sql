@@ -1,0 +1,2 @@
+-- Undo: the column goes, with what it held.
+ALTER TABLE post DROP COLUMN published;
