@@ -39,6 +39,7 @@ pub const SCHEMA: &str = include_str!("schema.sql");
 /// The same tables in PostgreSQL's dialect.
 pub const SCHEMA_POSTGRES: &str = include_str!("schema.postgres.sql");
 
+// ANCHOR: connect
 /// Opens one connection to the database at `location`, creating a SQLite
 /// file if it is missing.
 pub fn connect(location: &Location) -> Result<Conn, Error> {
@@ -53,6 +54,7 @@ pub fn connect(location: &Location) -> Result<Conn, Error> {
         source,
     })
 }
+// ANCHOR_END: connect
 
 /// Turns the value of `--database` or `DATABASE_URL` into a [`Location`], so
 /// that one value means one database to every command.
@@ -233,8 +235,10 @@ impl ManageConnection for Manager {
         Ok(conn.ping()?)
     }
 
+    /// A connection dropped while its thread panics may be inside a
+    /// transaction: the pool closes it rather than lend it again.
     fn has_broken(&self, conn: &mut Conn) -> bool {
-        conn.is_broken()
+        std::thread::panicking() || conn.is_broken()
     }
 }
 // ANCHOR_END: pool

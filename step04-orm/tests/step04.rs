@@ -794,6 +794,42 @@ fn init_db_then_serve_answers_and_stops_on_ctrl_c() {
     assert_eq!(stopped.stdout, "Stopped.\n");
 }
 
+/// A `postgres://` URL is taken as it is, and shown without its password
+/// or options; a server that does not answer is one line of error.
+#[test]
+fn a_postgres_url_is_never_printed_with_its_password() {
+    let url = "postgres://ann:s3cret@db.example:5432/blog?sslmode=require";
+    let location = db::location(Some(url)).unwrap();
+    assert_eq!(location, Location::Postgres(url.to_owned()));
+    assert_eq!(
+        location.to_string(),
+        "postgres://ann@db.example:5432/blog?..."
+    );
+
+    let unreachable = "postgresql://ann:s3cret@127.0.0.1:1/blog";
+    let run = sandbox().run(&["--database", unreachable, "init-db"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.starts_with(
+            "error: cannot open database postgresql://ann@127.0.0.1:1/blog: connection to server at \"127.0.0.1\", port 1 failed:"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+
+    let run = sandbox().run(&[
+        "--database",
+        "mysql://ann:s3cret@db.example/blog",
+        "init-db",
+    ]);
+    assert_eq!(
+        run.stderr,
+        "error: the database setting (from --database or DATABASE_URL) is a `mysql:` URL, but this step needs a SQLite file (a path or a sqlite: URL) or a postgres:// URL\n"
+    );
+}
+
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
     let (success, stderr) = sandbox().run_into_closed_pipe(&[]);

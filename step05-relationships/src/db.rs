@@ -231,8 +231,10 @@ impl ManageConnection for Manager {
         Ok(conn.ping()?)
     }
 
+    /// A connection dropped while its thread panics may be inside a
+    /// transaction: the pool closes it rather than lend it again.
     fn has_broken(&self, conn: &mut Conn) -> bool {
-        conn.is_broken()
+        std::thread::panicking() || conn.is_broken()
     }
 }
 

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use diesel::prelude::*;
 
-// ANCHOR: location
 /// The database a setting names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -24,7 +23,6 @@ pub enum Conn {
     Sqlite(SqliteConnection),
     Postgres(PgConnection),
 }
-// ANCHOR_END: location
 
 /// For messages: the file's path, or the URL without its password and
 /// options, so that credentials are never printed.

@@ -72,7 +72,6 @@ impl ToSql<sql_types::Timestamp, Sqlite> for Timestamp {
     }
 }
 
-// ANCHOR: timestamp_pg
 /// PostgreSQL's `timestamp` holds no zone: this app stores UTC in it.
 impl FromSql<sql_types::Timestamp, Pg> for Timestamp {
     fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
@@ -101,7 +100,6 @@ impl ToSql<sql_types::Timestamp, MultiBackend> for Timestamp {
         Ok(IsNull::No)
     }
 }
-// ANCHOR_END: timestamp_pg
 
 impl From<DateTime<Utc>> for Timestamp {
     /// Keeps microseconds at most, the precision Python's `datetime` has.

@@ -1,0 +1,199 @@
+//! Benchmark 7: the same app code on SQLite and on PostgreSQL, in one run.
+//! Step 4's `find_user` (a point read) and `posts_page` (a page of 100 posts
+//! with their authors), each on a connection from step 4's pool; then 8 and
+//! 32 writers, each on a connection of its own, adding posts with step 4's
+//! `create_post` as fast as they can.
+//!
+//! It needs a PostgreSQL server: `TEST_POSTGRES_URL` names one (the book's
+//! chapter "Moving to PostgreSQL" shows how to start one). Without it, the
+//! bench says so and records nothing.
+
+mod common;
+
+use std::time::{Instant, SystemTime};
+
+use criterion::Criterion;
+use diesel::prelude::*;
+use measured::{Comparison, Row, figure};
+use step04_orm::backend::Location;
+use step04_orm::db::{self, Database};
+use step04_orm::models::{self, NewPost, Page};
+use testkit::backends::{PgDatabase, SERVER_VAR, TestDatabase};
+
+const USERS: i64 = 1000;
+const POSTS: i64 = 1000;
+const READS: [&str; 4] = [
+    "sqlite_point",
+    "postgres_point",
+    "sqlite_page",
+    "postgres_page",
+];
+/// Writers, and the posts each adds.
+const WRITERS: [(usize, usize); 2] = [(8, 250), (32, 63)];
+
+fn main() {
+    let Some(postgres) = PgDatabase::create() else {
+        println!("backends: skipped, {SERVER_VAR} is not set");
+        return;
+    };
+    let sqlite = TestDatabase::sqlite();
+    let sqlite = db::location(Some(&sqlite.setting())).map(|l| (sqlite, l));
+    let (_sqlite_folder, sqlite) = sqlite.expect("a SQLite location");
+    let postgres_at = db::location(Some(postgres.url())).expect("a PostgreSQL location");
+    let backends = [("SQLite", sqlite), ("PostgreSQL", postgres_at)];
+    for (_, location) in &backends {
+        fill(location);
+    }
+    let since = SystemTime::now();
+    let mut criterion = common::criterion();
+    measure_reads(&mut criterion, &backends);
+    criterion.final_summary();
+    let writes: Vec<(String, f64)> = WRITERS
+        .iter()
+        .flat_map(|&(writers, each)| {
+            backends.iter().map(move |(name, location)| {
+                let rate = rows_per_second(location, writers, each);
+                println!("backends/writes: {writers} writers on {name}: {rate:.0} rows/s");
+                (format!("{writers} writers, {name}"), rate)
+            })
+        })
+        .collect();
+    common::record("backends", &READS, since, reads_comparison);
+    common::record("backends", &READS, since, |_| writes_comparison(&writes));
+}
+
+/// Step 4's tables, with [`USERS`] users and [`POSTS`] posts, through the
+/// step's own code, so both databases hold the same rows.
+fn fill(location: &Location) {
+    db::init_db(location).expect("step 4's tables");
+    let database = Database::new(location.clone()).expect("a pool");
+    let mut conn = database.connect().expect("a connection");
+    conn.transaction(|conn| {
+        for n in 1..=USERS {
+            diesel::insert_into(step04_orm::schema::user::table)
+                .values((
+                    step04_orm::schema::user::username.eq(format!("user{n}")),
+                    step04_orm::schema::user::password.eq("not a hash"),
+                ))
+                .execute(conn)?;
+        }
+        for n in 1..=POSTS {
+            let title = format!("Post {n}");
+            let post = NewPost {
+                author_id: n % USERS + 1,
+                title: &title,
+                body: "The body of a post.",
+            };
+            models::create_post(conn, &post)?;
+        }
+        diesel::QueryResult::Ok(())
+    })
+    .expect("the rows");
+}
+
+fn measure_reads(criterion: &mut Criterion, backends: &[(&str, Location); 2]) {
+    let mut group = criterion.benchmark_group("backends");
+    let mut id = 0;
+    let mut next_id = move || {
+        id = id % USERS + 1;
+        id
+    };
+    let pools: Vec<Database> = backends
+        .iter()
+        .map(|(_, location)| Database::new(location.clone()).expect("a pool"))
+        .collect();
+    for (pool, bench) in pools.iter().zip(&READS[..2]) {
+        let mut conn = pool.connect().expect("a connection");
+        group.bench_function(*bench, |bencher| {
+            bencher.iter(|| models::find_user(&mut conn, next_id()).expect("read"))
+        });
+    }
+    let page = Page {
+        number: 1,
+        per_page: 100,
+    };
+    for (pool, bench) in pools.iter().zip(&READS[2..]) {
+        let mut conn = pool.connect().expect("a connection");
+        group.bench_function(*bench, |bencher| {
+            bencher.iter(|| models::posts_page(&mut conn, page).expect("a page"))
+        });
+    }
+    group.finish();
+}
+
+/// `writers` threads, each on a connection of its own (with the pool's
+/// settings: WAL and a 5 s busy timeout on SQLite), each adding `each`
+/// posts, one transaction per post; the rows committed per second, the
+/// best of three runs.
+fn rows_per_second(location: &Location, writers: usize, each: usize) -> f64 {
+    let run = || {
+        // A pool per writer: the app's one pool of 8 would cap 32 writers at 8.
+        let pools: Vec<Database> = (0..writers)
+            .map(|_| Database::new(location.clone()).expect("a pool"))
+            .collect();
+        let start = Instant::now();
+        std::thread::scope(|scope| {
+            for (writer, database) in pools.iter().enumerate() {
+                scope.spawn(move || {
+                    let mut conn = database.connect().expect("a connection");
+                    for n in 0..each {
+                        let title = format!("w{writer} n{n}");
+                        let post = NewPost {
+                            author_id: 1,
+                            title: &title,
+                            body: "load",
+                        };
+                        models::create_post(&mut conn, &post).expect("a write");
+                    }
+                });
+            }
+        });
+        (writers * each) as f64 / start.elapsed().as_secs_f64()
+    };
+    (0..3).map(|_| run()).fold(0.0, f64::max)
+}
+
+fn reads_comparison(means: &[f64]) -> Comparison {
+    let labels = [
+        "point read, SQLite",
+        "point read, PostgreSQL",
+        "page of 100, SQLite",
+        "page of 100, PostgreSQL",
+    ];
+    let rows = common::rows_in_micros(&labels, means, |nanos| vec![figure(nanos / 1000.0)]);
+    Comparison {
+        id: "backends_reads".into(),
+        title: "Step 4's reads on SQLite and on PostgreSQL".into(),
+        measure: "µs per call (shorter is faster)".into(),
+        machine: measured::machine(),
+        command: format!(
+            "{SERVER_VAR}=postgres://... {}",
+            common::command("backends")
+        ),
+        columns: vec!["µs per call".into()],
+        rows,
+    }
+}
+
+fn writes_comparison(writes: &[(String, f64)]) -> Comparison {
+    let rows = writes
+        .iter()
+        .map(|(label, rate)| Row {
+            label: label.clone(),
+            value: *rate,
+            cells: vec![figure(*rate)],
+        })
+        .collect();
+    Comparison {
+        id: "backends_writes".into(),
+        title: "Concurrent writers on SQLite and on PostgreSQL".into(),
+        measure: "rows committed per second (longer is faster)".into(),
+        machine: measured::machine(),
+        command: format!(
+            "{SERVER_VAR}=postgres://... {}",
+            common::command("backends")
+        ),
+        columns: vec!["rows/s".into()],
+        rows,
+    }
+}
