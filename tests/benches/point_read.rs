@@ -2,7 +2,8 @@
 //! user WHERE id = ?`, on the same file through raw rusqlite (a cached
 //! prepared statement), sqlx (one connection) and diesel (step 4's
 //! `find_user`, on a connection from step 4's pool): what a query builder
-//! or an ORM adds to the read itself.
+//! or an ORM adds to the read itself. And the same diesel query on a plain
+//! `SqliteConnection`: what step 4's two-backend `Conn` adds.
 
 mod common;
 
@@ -10,15 +11,17 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use criterion::Criterion;
+use diesel::prelude::*;
 use measured::{Comparison, figure};
 use rusqlite::Connection;
 use sqlx::Connection as _;
 use step04_orm::backend::Location;
 use step04_orm::db::{self, Database};
 use step04_orm::models;
+use step04_orm::schema::user;
 
 const USERS: i64 = 1000;
-const BENCHES: [&str; 3] = ["rusqlite", "sqlx", "diesel"];
+const BENCHES: [&str; 4] = ["rusqlite", "sqlx", "diesel", "diesel_sqlite"];
 const READ: &str = "SELECT id, username FROM user WHERE id = ?1";
 
 fn main() {
@@ -80,6 +83,20 @@ fn measure(criterion: &mut Criterion, path: &Path) {
     group.bench_function(BENCHES[2], |bencher| {
         bencher.iter(|| models::find_user(&mut diesel_conn, next_id()).expect("read"))
     });
+    let mut sqlite_conn =
+        <diesel::SqliteConnection as diesel::Connection>::establish(&path.to_string_lossy())
+            .expect("open");
+    group.bench_function(BENCHES[3], |bencher| {
+        bencher.iter(|| {
+            // `find_user`'s query, typed for SQLite alone.
+            user::table
+                .find(next_id())
+                .select(models::User::as_select())
+                .first(&mut sqlite_conn)
+                .optional()
+                .expect("read")
+        })
+    });
     group.finish();
 }
 
@@ -88,6 +105,7 @@ fn comparison(means: &[f64]) -> Comparison {
         "rusqlite, cached prepared statement",
         "sqlx, one connection",
         "diesel, step 4's find_user",
+        "diesel, the same query on a SqliteConnection",
     ];
     let floor = means[0];
     let rows = common::rows_in_micros(&labels, means, |nanos| {
