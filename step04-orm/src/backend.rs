@@ -33,22 +33,109 @@ impl fmt::Display for Location {
         match self {
             Location::Sqlite(path) => write!(f, "{}", path.display()),
             Location::Postgres(url) => {
-                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-                let (rest, options) = match rest.split_once('?') {
-                    Some((rest, _)) => (rest, "?..."),
-                    None => (rest, ""),
-                };
-                let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
-                let server = match authority.rsplit_once('@') {
-                    Some((user, host)) => {
-                        let user = user.split(':').next().unwrap_or_default();
-                        format!("{user}@{host}")
-                    }
-                    None => authority.to_owned(),
-                };
-                let (server, database) = (server.escape_debug(), database.escape_debug());
-                write!(f, "{scheme}://{server}/{database}{options}")
+                let parts = UrlParts::of(url);
+                let options = if parts.options.is_some() { "?..." } else { "" };
+                let user = parts
+                    .user
+                    .map(|user| format!("{user}@"))
+                    .unwrap_or_default();
+                let server = control_escaped(&format!("{user}{}", parts.server));
+                write!(f, "{}://{server}{options}", parts.scheme)
             }
         }
     }
+}
+
+impl Location {
+    /// `text` (a message from libpq, say) with this URL's password masked
+    /// and control characters escaped, safe to print.
+    pub fn hide_password(&self, text: &str) -> String {
+        let masked = match self {
+            Location::Postgres(url) => match UrlParts::of(url).password {
+                Some(password) if !password.is_empty() => text.replace(password, "***"),
+                _ => text.to_owned(),
+            },
+            Location::Sqlite(_) => text.to_owned(),
+        };
+        control_escaped(&masked)
+    }
+}
+
+/// `text` with control characters escaped (`\u{1b}`), so that printing it
+/// can never send a terminal an escape sequence.
+fn control_escaped(text: &str) -> String {
+    let escape = |c: char| match c.is_control() {
+        true => c.escape_default().to_string(),
+        false => c.to_string(),
+    };
+    text.chars().map(escape).collect()
+}
+
+/// The pieces of a `postgres://user:password@host:port/database?options`
+/// URL that messages and `pg_dump` need. It expects a URL that
+/// [`check_postgres_url`] passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    pub scheme: &'a str,
+    pub user: Option<&'a str>,
+    pub password: Option<&'a str>,
+    /// `host:port/database`.
+    pub server: &'a str,
+    pub options: Option<&'a str>,
+}
+
+impl<'a> UrlParts<'a> {
+    pub fn of(url: &'a str) -> UrlParts<'a> {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+        let (rest, options) = match rest.split_once('?') {
+            Some((rest, options)) => (rest, Some(options)),
+            None => (rest, None),
+        };
+        let (user_info, server) = match rest.rsplit_once('@') {
+            Some((user_info, server)) => (Some(user_info), server),
+            None => (None, rest),
+        };
+        let (user, password) = match user_info.map(|info| info.split_once(':')) {
+            Some(Some((user, password))) => (Some(user), Some(password)),
+            Some(None) => (user_info, None),
+            None => (None, None),
+        };
+        UrlParts {
+            scheme,
+            user,
+            password,
+            server,
+            options,
+        }
+    }
+}
+
+/// Why a `postgres://` URL would be misread, if it would: libpq splits the
+/// URL at the first `@` and `/`, so a password holding either must have it
+/// percent-encoded, or libpq takes part of the password for the host and
+/// may print it. The reason never repeats the URL.
+pub fn check_postgres_url(url: &str) -> Option<&'static str> {
+    let Some((_, rest)) = url.split_once("://") else {
+        return Some(
+            "is a postgres: URL without `//`; write postgres://user:password@host/database",
+        );
+    };
+    let rest = rest.split('?').next().unwrap_or_default();
+    let first_slash = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(first_slash);
+    if authority.matches('@').count() > 1 || path.contains('@') {
+        return Some(
+            "has a `@` or `/` in its user name or password; percent-encode them (`%40`, `%2F`)",
+        );
+    }
+    let bad_escape = authority
+        .split('%')
+        .skip(1)
+        .any(|after| after.len() < 2 || !after.chars().take(2).all(|c| c.is_ascii_hexdigit()));
+    if bad_escape {
+        return Some(
+            "has a `%` that starts no `%XX` escape in its user name or password; write it `%25`",
+        );
+    }
+    None
 }

@@ -12,6 +12,7 @@
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -24,7 +25,7 @@ use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection
 use futures_util::FutureExt;
 
 use crate::Error;
-use crate::backend::{Conn, Location};
+use crate::backend::{Conn, Location, check_postgres_url};
 use crate::error::quote;
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
@@ -72,6 +73,11 @@ pub fn location(setting: Option<&str>) -> Result<Location, Error> {
         return Ok(Location::Sqlite(PathBuf::from(DEFAULT_DATABASE)));
     };
     let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
+    // libpq's `host=... password=...` form would be taken for a file name.
+    let key_value = value.split_whitespace().all(|word| word.contains('='));
+    if url_scheme(value).is_none() && value.contains('=') && key_value {
+        return refuse("looks like libpq's key=value form; give a postgres:// URL".to_owned());
+    }
     let path = match url_scheme(value) {
         None => value,
         Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
@@ -84,7 +90,12 @@ pub fn location(setting: Option<&str>) -> Result<Location, Error> {
             rest.strip_prefix("//").unwrap_or(rest)
         }
         Some(scheme) if ["postgres", "postgresql"].contains(&&*scheme.to_ascii_lowercase()) => {
-            return Ok(Location::Postgres(value.to_owned()));
+            // libpq knows the scheme in lower case only.
+            let url = scheme.to_ascii_lowercase() + &value[scheme.len()..];
+            return match check_postgres_url(&url) {
+                None => Ok(Location::Postgres(url)),
+                Some(why) => refuse(why.to_owned()),
+            };
         }
         // The value may hold a password, so only its scheme is repeated.
         Some(scheme) => {
@@ -192,6 +203,10 @@ pub fn check_initialized(location: &Location) -> Result<(), Error> {
 /// The most connections the pool keeps open.
 pub const POOL_SIZE: u32 = 8;
 
+/// How long a request waits for a connection (all lent, or the server
+/// down) before it is answered 503: well inside the request timeout.
+pub const POOL_WAIT: Duration = Duration::from_secs(5);
+
 /// Run on each new SQLite connection before the pool lends it out: the
 /// source's "optimizing" advice. A connection waits up to 5 s for another's
 /// write lock before saying "database is locked"; WAL lets readers go on
@@ -263,6 +278,7 @@ impl Database {
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
             .test_on_check_out(is_server)
+            .connection_timeout(POOL_WAIT)
             .connection_customizer(Box::new(Pragmas))
             .build(Manager(location.clone()))?;
         Ok(Database { location, pool })

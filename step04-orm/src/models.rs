@@ -184,6 +184,9 @@ pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
 /// }
 /// ```
 pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>> {
+    if has_nul(name) {
+        return Ok(None);
+    }
     user::table
         .filter(user::username.eq(name))
         .select(User::as_select())
@@ -197,17 +200,22 @@ pub fn count_users(conn: &mut Conn) -> QueryResult<i64> {
 }
 
 /// Users in id order, one page of them; with `search`, only usernames that
-/// contain it, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
+/// contain it, in any case, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
 pub fn users_page(
     conn: &mut Conn,
     search: Option<&str>,
     page: Page,
 ) -> QueryResult<Paginated<User>> {
+    if search.is_some_and(has_nul) {
+        return Ok(page.of(Vec::new(), 0));
+    }
     let matching = || {
         let mut query = user::table.into_boxed();
         if let Some(text) = search {
-            let pattern = format!("%{}%", escape_like(text));
-            query = query.filter(user::username.like(pattern).escape('\\'));
+            // SQLite's LIKE ignores case (of ASCII letters), PostgreSQL's
+            // does not: lowering both sides gives one answer on both.
+            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+            query = query.filter(lower(user::username).like(pattern).escape('\\'));
         }
         query
     };
@@ -221,6 +229,18 @@ pub fn users_page(
     Ok(page.of(users, total))
 }
 // ANCHOR_END: queries
+
+diesel::define_sql_function! {
+    /// SQL's `lower(text)`, for a search that ignores case on both databases.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// True for text with a NUL character. No stored name holds one (input
+/// with control characters is refused), and PostgreSQL refuses one in a
+/// query, so a lookup by such a name finds nothing without asking.
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
 
 /// `text` with LIKE's wildcards escaped, so they match themselves.
 fn escape_like(text: &str) -> String {

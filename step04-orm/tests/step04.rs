@@ -660,9 +660,9 @@ async fn pagination_edges() {
 }
 
 #[tokio::test]
-async fn search_takes_like_wildcards_literally() {
+async fn search_takes_like_wildcards_literally_and_ignores_case() {
     for test in TestApp::each() {
-        for name in ["ann", "a_n", "50%off", "bob"] {
+        for name in ["ann", "a_n", "50%off", "bob", "Bea"] {
             test.user(name).await;
         }
         for (search, expected) in [
@@ -670,8 +670,15 @@ async fn search_takes_like_wildcards_literally() {
             ("_", vec!["a_n"]),
             ("%", vec!["50%off"]),
             ("zz", vec![]),
+            ("AN", vec!["ann"]),
+            ("b", vec!["bob", "Bea"]),
+            // A NUL is in no name; PostgreSQL would refuse it in a query.
+            ("\0", vec![]),
         ] {
-            let uri = format!("/api/users?search={}", search.replace('%', "%25"));
+            let uri = format!(
+                "/api/users?search={}",
+                search.replace('%', "%25").replace('\0', "%00")
+            );
             let (_, answer) = test.call(Method::GET, &uri, None).await;
             let names: Vec<&str> = answer["items"]
                 .as_array()
@@ -792,6 +799,61 @@ fn init_db_then_serve_answers_and_stops_on_ctrl_c() {
     let stopped = served.stop();
     assert!(stopped.success, "{}", stopped.stderr);
     assert_eq!(stopped.stdout, "Stopped.\n");
+}
+
+/// A request that cannot get a connection (here: no server listens) is
+/// answered 503 once the pool stops waiting, not left to the request timeout.
+#[tokio::test]
+async fn a_database_server_that_is_down_is_a_503() {
+    let location = db::location(Some("postgres://ann:s3cret@127.0.0.1:1/blog")).unwrap();
+    let app = step04_orm::routes::app(step04_orm::db::Database::new(location).unwrap()).unwrap();
+    let (status, body) = send(&app, get("/api/users")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body.starts_with(r#"{"error":"Something went wrong on the server"#),
+        "{body}"
+    );
+    assert!(
+        !body.contains("s3cret") && !body.contains("127.0.0.1"),
+        "{body}"
+    );
+}
+
+/// URLs libpq would misread, or read as a file name, are refused before
+/// libpq sees them, without repeating them.
+#[test]
+fn a_postgres_url_libpq_would_misread_is_refused() {
+    let setting = "the database setting (from --database or DATABASE_URL)";
+    for (url, why) in [
+        (
+            "postgres://ann:p@ss@127.0.0.1/blog",
+            "has a `@` or `/` in its user name or password; percent-encode them (`%40`, `%2F`)",
+        ),
+        (
+            "postgres://ann:a/b@127.0.0.1/blog",
+            "has a `@` or `/` in its user name or password; percent-encode them (`%40`, `%2F`)",
+        ),
+        (
+            "postgres://ann:100%@127.0.0.1/blog",
+            "has a `%` that starts no `%XX` escape in its user name or password; write it `%25`",
+        ),
+        (
+            "postgres:ann:pw@127.0.0.1/blog",
+            "is a postgres: URL without `//`; write postgres://user:password@host/database",
+        ),
+        (
+            "host=127.0.0.1 password=pw dbname=blog",
+            "looks like libpq's key=value form; give a postgres:// URL",
+        ),
+    ] {
+        let err = db::location(Some(url)).unwrap_err();
+        assert_eq!(err.to_string(), format!("{setting} {why}"), "{url}");
+    }
+    let upper = db::location(Some("POSTGRES://ann:p%40ss@127.0.0.1/blog")).unwrap();
+    assert_eq!(
+        upper,
+        Location::Postgres("postgres://ann:p%40ss@127.0.0.1/blog".to_owned())
+    );
 }
 
 /// A `postgres://` URL is taken as it is, and shown without its password

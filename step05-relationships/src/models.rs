@@ -183,6 +183,9 @@ pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
 /// }
 /// ```
 pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>> {
+    if has_nul(name) {
+        return Ok(None);
+    }
     user::table
         .filter(user::username.eq(name))
         .select(User::as_select())
@@ -196,17 +199,22 @@ pub fn count_users(conn: &mut Conn) -> QueryResult<i64> {
 }
 
 /// Users in id order, one page of them; with `search`, only usernames that
-/// contain it, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
+/// contain it, in any case, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
 pub fn users_page(
     conn: &mut Conn,
     search: Option<&str>,
     page: Page,
 ) -> QueryResult<Paginated<User>> {
+    if search.is_some_and(has_nul) {
+        return Ok(page.of(Vec::new(), 0));
+    }
     let matching = || {
         let mut query = user::table.into_boxed();
         if let Some(text) = search {
-            let pattern = format!("%{}%", escape_like(text));
-            query = query.filter(user::username.like(pattern).escape('\\'));
+            // SQLite's LIKE ignores case (of ASCII letters), PostgreSQL's
+            // does not: lowering both sides gives one answer on both.
+            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+            query = query.filter(lower(user::username).like(pattern).escape('\\'));
         }
         query
     };
@@ -218,6 +226,18 @@ pub fn users_page(
         .offset(page.offset())
         .load(conn)?;
     Ok(page.of(users, total))
+}
+
+diesel::define_sql_function! {
+    /// SQL's `lower(text)`, for a search that ignores case on both databases.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// True for text with a NUL character. No stored name holds one (input
+/// with control characters is refused), and PostgreSQL refuses one in a
+/// query, so a lookup by such a name finds nothing without asking.
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
 }
 
 /// `text` with LIKE's wildcards escaped, so they match themselves.
@@ -402,6 +422,9 @@ pub fn posts_by_username(
 
 /// The stored password hash of `username`, with the user, for logging in.
 pub fn user_for_login(conn: &mut Conn, username: &str) -> QueryResult<Option<(User, String)>> {
+    if has_nul(username) {
+        return Ok(None);
+    }
     user::table
         .filter(user::username.eq(username))
         .select((User::as_select(), user::password))

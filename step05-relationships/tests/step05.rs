@@ -306,6 +306,10 @@ async fn the_json_view_of_the_relations() {
             StatusCode::NOT_FOUND
         );
         assert_eq!(
+            blog.get("/api/posts?author=no%00body").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
             blog.get("/api/users/99/posts").await.status,
             StatusCode::NOT_FOUND
         );
@@ -443,6 +447,8 @@ async fn login_validate_input() {
         for (username, password, message) in [
             ("a", "test", "Incorrect username."),
             ("test", "a", "Incorrect password."),
+            // A NUL is in no name; PostgreSQL would refuse it in a query.
+            ("te%00st", "test", "Incorrect username."),
         ] {
             let answer = blog.login(username, password).await;
             assert!(answer.body.contains(message), "{}", answer.body);

@@ -22,7 +22,7 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot open database {database}: {}", one_line(.source))]
+    #[error("cannot open database {database}: {}", .database.hide_password(&one_line(.source)))]
     Open {
         database: Location,
         source: diesel::ConnectionError,
@@ -80,11 +80,15 @@ pub enum Error {
 }
 
 /// A failed request: the detail goes to the log, inside the request's span;
-/// the client gets a bare 500, which `routes::readable_errors` words.
+/// the client gets a bare 500 (503 when no connection could be had, as
+/// when the database server is down), which `routes::readable_errors` words.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!("request failed: {self}");
-        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        match self {
+            Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::Error;
-use crate::backend::{Conn, Location, MultiBackend};
+use crate::backend::{Conn, Location, MultiBackend, UrlParts};
 use crate::schema::{post, user};
 
 // ANCHOR: embedded
@@ -130,6 +130,11 @@ fn find<'a>(
 /// recreates a table that rows may point at. `PRAGMA foreign_key_check` then
 /// checks every reference before the transaction commits. PostgreSQL checks
 /// each reference as it goes, and its `ALTER TABLE` is transactional too.
+///
+/// The transaction takes SQLite's write lock at its first change, waiting
+/// up to the busy timeout for it; if another connection wrote in between,
+/// the upgrade fails with "database is locked" and changes nothing. Run
+/// migrations with the app stopped.
 pub fn upgrade(
     conn: &mut Conn,
     source: &impl MigrationSource<MultiBackend>,
@@ -376,21 +381,36 @@ pub fn backup(conn: &mut Conn, location: &Location) -> Result<Backup, Error> {
 }
 // ANCHOR_END: backup
 
-/// Runs `pg_dump` into `copy`; a missing `pg_dump` skips the backup.
+/// Runs `pg_dump` into `copy`; a missing `pg_dump` skips the backup. The
+/// password goes in `PGPASSWORD`, which other users cannot read, not on
+/// the command line, which `ps` shows them.
 fn pg_dump(url: &str, copy: &Path) -> Result<Backup, Error> {
+    let parts = UrlParts::of(url);
+    let (url, password) = match (parts.user, parts.password) {
+        (Some(user), Some(password)) => {
+            let options = parts.options.map(|o| format!("?{o}")).unwrap_or_default();
+            let without = format!("{}://{user}@{}{options}", parts.scheme, parts.server);
+            (without, Some(percent_decoded(password)))
+        }
+        _ => (url.to_owned(), None),
+    };
     if let Some(folder) = copy.parent() {
         std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
             path: folder.to_path_buf(),
             source,
         })?;
     }
-    let run = Command::new("pg_dump")
+    let mut command = Command::new("pg_dump");
+    command
         .args(["--no-password", "--file"])
         .arg(copy)
         .arg("--dbname")
         .arg(url)
-        .stdin(Stdio::null())
-        .output();
+        .stdin(Stdio::null());
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let run = command.output();
     match run {
         Ok(done) if done.status.success() => Ok(Backup::Made(copy.to_path_buf())),
         Ok(done) => {
@@ -403,6 +423,29 @@ fn pg_dump(url: &str, copy: &Path) -> Result<Backup, Error> {
         )),
         Err(err) => Err(Error::Dump(err.to_string())),
     }
+}
+
+/// `text` with its `%XX` escapes decoded: the password as libpq reads it.
+pub fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// One text column, for the catalogue queries below.
