@@ -2,7 +2,7 @@
 //! fault, and the two helpers that keep a user's text safe to print.
 //!
 //! The command line prints an error as one line. A request that fails
-//! answers 500 and tells the client nothing internal: no paths, no SQLite
+//! answers 500 and tells the client nothing internal: no paths, no database
 //! messages. Those go to the log, under the request's number.
 
 use std::path::PathBuf;
