@@ -4,6 +4,10 @@
 //! 32 writers, each on a connection of its own, adding posts with step 4's
 //! `create_post` as fast as they can.
 //!
+//! Last, step 5's N+1 comparison on both: 100 users with their 1,000 posts,
+//! one query per user against `users_with_posts`' two, where each query to
+//! the server is a round trip.
+//!
 //! It needs a PostgreSQL server: `TEST_POSTGRES_URL` names one (the book's
 //! chapter "Moving to PostgreSQL" shows how to start one). Without it, the
 //! bench says so and records nothing.
@@ -30,6 +34,15 @@ const READS: [&str; 4] = [
 ];
 /// Writers, and the posts each adds.
 const WRITERS: [(usize, usize); 2] = [(8, 250), (32, 63)];
+const LOADS: [&str; 4] = [
+    "sqlite_n_plus_one",
+    "postgres_n_plus_one",
+    "sqlite_grouped",
+    "postgres_grouped",
+];
+/// Step 5's users, each with this many posts, for the N+1 comparison.
+const STEP05_USERS: i64 = 100;
+const STEP05_POSTS_EACH: i64 = 10;
 
 fn main() {
     let Some(postgres) = PgDatabase::create() else {
@@ -58,8 +71,83 @@ fn main() {
             })
         })
         .collect();
+    let mut step05 = [
+        step05_blog(TestDatabase::sqlite()),
+        step05_blog(TestDatabase::Postgres(
+            PgDatabase::create().expect("the server"),
+        )),
+    ];
+    let since_loads = SystemTime::now();
+    measure_loads(&mut criterion, &mut step05);
+    criterion.final_summary();
     common::record("backends", &READS, since, reads_comparison);
     common::record("backends", &READS, since, |_| writes_comparison(&writes));
+    common::record("backends", &LOADS, since_loads, loads_comparison);
+}
+
+/// A step 5 blog in `database`: [`STEP05_USERS`] users with
+/// [`STEP05_POSTS_EACH`] posts each, and a connection to it. The database
+/// lives as long as the `TestDatabase` returned with the connection.
+fn step05_blog(database: TestDatabase) -> (TestDatabase, step05_relationships::db::Pooled) {
+    use step05_relationships::db as db5;
+    use step05_relationships::schema::{post, user};
+    let location = db5::location(Some(&database.setting())).expect("a location");
+    db5::init_db(&location).expect("step 5's tables");
+    let mut conn = db5::Database::new(location)
+        .and_then(|pool| pool.connect())
+        .expect("a connection");
+    conn.transaction(|conn| {
+        for n in 1..=STEP05_USERS {
+            diesel::insert_into(user::table)
+                .values((
+                    user::username.eq(format!("user{n}")),
+                    user::password.eq("not a hash"),
+                ))
+                .execute(conn)?;
+        }
+        for n in 0..STEP05_USERS * STEP05_POSTS_EACH {
+            diesel::insert_into(post::table)
+                .values((
+                    post::author_id.eq(n % STEP05_USERS + 1),
+                    post::title.eq(format!("Post {n}")),
+                    post::body.eq("The body of a post."),
+                ))
+                .execute(conn)?;
+        }
+        diesel::QueryResult::Ok(())
+    })
+    .expect("the rows");
+    (database, conn)
+}
+
+/// Step 5's users with their posts, the N+1 way and with
+/// `users_with_posts`, on each database.
+fn measure_loads(
+    criterion: &mut Criterion,
+    blogs: &mut [(TestDatabase, step05_relationships::db::Pooled); 2],
+) {
+    use step05_relationships::models as models5;
+    let mut group = criterion.benchmark_group("backends");
+    let page = models5::Page {
+        number: 1,
+        per_page: STEP05_USERS,
+    };
+    for ((_, conn), bench) in blogs.iter_mut().zip(&LOADS[..2]) {
+        group.bench_function(*bench, |bencher| {
+            bencher.iter(|| {
+                let users = models5::all_users(conn).expect("the users");
+                for user in &users {
+                    models5::posts_by(conn, user.id).expect("the posts");
+                }
+            })
+        });
+    }
+    for ((_, conn), bench) in blogs.iter_mut().zip(&LOADS[2..]) {
+        group.bench_function(*bench, |bencher| {
+            bencher.iter(|| models5::users_with_posts(conn, page).expect("the users and posts"))
+        });
+    }
+    group.finish();
 }
 
 /// Step 4's tables, with [`USERS`] users and [`POSTS`] posts, through the
@@ -194,6 +282,36 @@ fn writes_comparison(writes: &[(String, f64)]) -> Comparison {
             common::command("backends")
         ),
         columns: vec!["rows/s".into()],
+        rows,
+    }
+}
+
+fn loads_comparison(means: &[f64]) -> Comparison {
+    let labels = [
+        "N+1 (101 SELECTs), SQLite",
+        "N+1 (101 SELECTs), PostgreSQL",
+        "users_with_posts (2 SELECTs), SQLite",
+        "users_with_posts (2 SELECTs), PostgreSQL",
+    ];
+    let rows = labels
+        .iter()
+        .zip(means)
+        .map(|(label, nanos)| Row {
+            label: label.to_string(),
+            value: nanos / 1e6,
+            cells: vec![figure(nanos / 1e6)],
+        })
+        .collect();
+    Comparison {
+        id: "backends_n_plus_one".into(),
+        title: "100 users with their posts, N+1 or grouped, on each database".into(),
+        measure: "ms per load (shorter is faster)".into(),
+        machine: measured::machine(),
+        command: format!(
+            "{SERVER_VAR}=postgres://... {}",
+            common::command("backends")
+        ),
+        columns: vec!["ms per load".into()],
         rows,
     }
 }
