@@ -213,12 +213,20 @@ pub const POOL_WAIT: Duration = Duration::from_secs(5);
 /// while one connection writes; foreign keys are checked (SQLite's default
 /// is off); and each connection caches up to 16 MiB of pages. A PostgreSQL
 /// server needs none of this: it locks rows, not a file, and always checks
-/// foreign keys.
+/// foreign keys. It gets [`SESSION`] instead.
 const PRAGMAS: &str = "
     PRAGMA busy_timeout = 5000;
     PRAGMA journal_mode = WAL;
     PRAGMA foreign_keys = ON;
     PRAGMA cache_size = -16384;";
+
+/// Run on each new PostgreSQL connection: a statement waits at most 5 s for
+/// a lock another session holds (a table being altered, say), as SQLite's
+/// busy timeout does, and runs at most 10 s, well inside the request
+/// timeout. Without them a request would wait as long as the lock is held.
+const SESSION: &str = "
+    SET lock_timeout = '5s';
+    SET statement_timeout = '10s';";
 
 #[derive(Debug, Clone, Copy)]
 struct Pragmas;
@@ -227,7 +235,7 @@ impl CustomizeConnection<Conn, Error> for Pragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), Error> {
         match conn {
             Conn::Sqlite(sqlite) => Ok(sqlite.batch_execute(PRAGMAS)?),
-            Conn::Postgres(_) => Ok(()),
+            Conn::Postgres(postgres) => Ok(postgres.batch_execute(SESSION)?),
         }
     }
 }

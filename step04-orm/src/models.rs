@@ -212,8 +212,9 @@ pub fn users_page(
     let matching = || {
         let mut query = user::table.into_boxed();
         if let Some(text) = search {
-            // SQLite's LIKE ignores case (of ASCII letters), PostgreSQL's
-            // does not: lowering both sides gives one answer on both.
+            // SQLite's LIKE ignores the case of A to Z, PostgreSQL's no
+            // case: lowering both sides gives one answer on both for A to Z
+            // (PostgreSQL's lower() also lowers É, SQLite's does not).
             let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
             query = query.filter(lower(user::username).like(pattern).escape('\\'));
         }

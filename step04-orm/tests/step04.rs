@@ -8,6 +8,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::{Value, json};
@@ -819,6 +820,27 @@ async fn a_database_server_that_is_down_is_a_503() {
     );
 }
 
+/// On PostgreSQL a request waits at most 5 s for a lock another session
+/// holds (the pool's `lock_timeout`, SQLite's busy timeout), and is then
+/// answered, not left waiting as long as the lock is held.
+#[tokio::test]
+async fn a_request_behind_a_lock_is_answered_not_left_waiting() {
+    let postgres = TestApp::each()
+        .into_iter()
+        .filter(|test| matches!(test.location, Location::Postgres(_)));
+    for test in postgres {
+        let mut holder = test.conn();
+        holder
+            .batch_execute("BEGIN; LOCK TABLE post IN ACCESS EXCLUSIVE MODE;")
+            .unwrap();
+        let (status, answer) = test.call(Method::GET, "/api/posts", None).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+        holder.batch_execute("ROLLBACK").unwrap();
+        let (status, _) = test.call(Method::GET, "/api/posts", None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
 /// URLs libpq would misread, or read as a file name, are refused before
 /// libpq sees them, without repeating them.
 #[test]
@@ -849,6 +871,15 @@ fn a_postgres_url_libpq_would_misread_is_refused() {
         let err = db::location(Some(url)).unwrap_err();
         assert_eq!(err.to_string(), format!("{setting} {why}"), "{url}");
     }
+    // libpq ends the user part at the first `@`: a `?` before it is the password's.
+    let question = db::location(Some("postgres://ann:top?secret@db.example/blog")).unwrap();
+    assert_eq!(question.to_string(), "postgres://ann@db.example/blog");
+    let option = db::location(Some("postgres://db.example/blog?password=leak%ZZ")).unwrap();
+    assert_eq!(option.to_string(), "postgres://db.example/blog?...");
+    assert_eq!(
+        option.hide_password(r#"invalid percent-encoded token: "leak%ZZ""#),
+        r#"invalid percent-encoded token: "***""#
+    );
     let upper = db::location(Some("POSTGRES://ann:p%40ss@127.0.0.1/blog")).unwrap();
     assert_eq!(
         upper,

@@ -46,31 +46,27 @@ impl fmt::Display for Location {
 
 impl Location {
     /// `text` (a message from libpq, say) with this URL's password masked
-    /// and control characters escaped, safe to print.
+    /// (in the user part, or as a `password=` option) and control
+    /// characters escaped, safe to print.
     pub fn hide_password(&self, text: &str) -> String {
-        let masked = match self {
-            Location::Postgres(url) => match UrlParts::of(url).password {
-                Some(password) if !password.is_empty() => text.replace(password, "***"),
-                _ => text.to_owned(),
-            },
-            Location::Sqlite(_) => text.to_owned(),
-        };
+        let mut masked = text.to_owned();
+        if let Location::Postgres(url) = self {
+            let parts = UrlParts::of(url);
+            let option = parts.options.into_iter().flat_map(|o| o.split('&'));
+            let option = option.filter_map(|pair| pair.strip_prefix("password="));
+            for secret in parts.password.into_iter().chain(option) {
+                if !secret.is_empty() {
+                    masked = masked.replace(secret, "***");
+                }
+            }
+        }
         control_escaped(&masked)
     }
 }
 
-/// `text` with control characters escaped (`\u{1b}`), so that printing it
-/// can never send a terminal an escape sequence.
-fn control_escaped(text: &str) -> String {
-    let escape = |c: char| match c.is_control() {
-        true => c.escape_default().to_string(),
-        false => c.to_string(),
-    };
-    text.chars().map(escape).collect()
-}
-
 /// The pieces of a `postgres://user:password@host:port/database?options`
-/// URL that messages and `pg_dump` need. It expects a URL that
+/// URL, found the way libpq finds them: the user part runs to the first
+/// `@`, if one comes before any `/`. It expects a URL that
 /// [`check_postgres_url`] passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UrlParts<'a> {
@@ -85,13 +81,13 @@ pub struct UrlParts<'a> {
 impl<'a> UrlParts<'a> {
     pub fn of(url: &'a str) -> UrlParts<'a> {
         let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-        let (rest, options) = match rest.split_once('?') {
-            Some((rest, options)) => (rest, Some(options)),
-            None => (rest, None),
+        let (user_info, rest) = match rest.find(['@', '/']) {
+            Some(at) if rest[at..].starts_with('@') => (Some(&rest[..at]), &rest[at + 1..]),
+            _ => (None, rest),
         };
-        let (user_info, server) = match rest.rsplit_once('@') {
-            Some((user_info, server)) => (Some(user_info), server),
-            None => (None, rest),
+        let (server, options) = match rest.split_once('?') {
+            Some((server, options)) => (server, Some(options)),
+            None => (rest, None),
         };
         let (user, password) = match user_info.map(|info| info.split_once(':')) {
             Some(Some((user, password))) => (Some(user), Some(password)),
@@ -108,27 +104,28 @@ impl<'a> UrlParts<'a> {
     }
 }
 
-/// Why a `postgres://` URL would be misread, if it would: libpq splits the
-/// URL at the first `@` and `/`, so a password holding either must have it
-/// percent-encoded, or libpq takes part of the password for the host and
-/// may print it. The reason never repeats the URL.
+/// Why a `postgres://` URL would be misread, if it would: libpq ends the
+/// user part at the first `@` or `/`, so a password holding either must
+/// have it percent-encoded, or libpq takes part of the password for the
+/// host and may print it. The reason never repeats the URL.
 pub fn check_postgres_url(url: &str) -> Option<&'static str> {
     let Some((_, rest)) = url.split_once("://") else {
         return Some(
             "is a postgres: URL without `//`; write postgres://user:password@host/database",
         );
     };
-    let rest = rest.split('?').next().unwrap_or_default();
-    let first_slash = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(first_slash);
-    if authority.matches('@').count() > 1 || path.contains('@') {
+    let parts = UrlParts::of(url);
+    let host = parts.server.split(['/', '?']).next().unwrap_or_default();
+    let before_options = rest.split('?').next().unwrap_or_default();
+    let stray_at = host.contains('@') || (parts.user.is_none() && before_options.contains('@'));
+    if stray_at {
         return Some(
             "has a `@` or `/` in its user name or password; percent-encode them (`%40`, `%2F`)",
         );
     }
-    let bad_escape = authority
-        .split('%')
-        .skip(1)
+    let user_info = [parts.user, parts.password].into_iter().flatten();
+    let bad_escape = user_info
+        .flat_map(|part| part.split('%').skip(1))
         .any(|after| after.len() < 2 || !after.chars().take(2).all(|c| c.is_ascii_hexdigit()));
     if bad_escape {
         return Some(
@@ -136,4 +133,14 @@ pub fn check_postgres_url(url: &str) -> Option<&'static str> {
         );
     }
     None
+}
+
+/// `text` with control characters escaped (`\u{1b}`), so that printing it
+/// can never send a terminal an escape sequence.
+fn control_escaped(text: &str) -> String {
+    let escape = |c: char| match c.is_control() {
+        true => c.escape_default().to_string(),
+        false => c.to_string(),
+    };
+    text.chars().map(escape).collect()
 }

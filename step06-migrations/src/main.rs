@@ -158,6 +158,12 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
         });
     }
     let conn = &mut migrate::connect(location)?;
+    if matches!(
+        command,
+        Db::Upgrade { .. } | Db::Downgrade { .. } | Db::Stamp { .. }
+    ) {
+        migrate::take_turn(conn)?;
+    }
     match command {
         Db::Upgrade { to, no_backup } => {
             let pending = migrate::pending(conn, migrations)? > 0;

@@ -167,6 +167,17 @@ pub fn upgrade(
 }
 // ANCHOR_END: upgrade
 
+/// Makes commands that change the database take turns. On PostgreSQL, a
+/// session-level advisory lock, held until the connection closes: a second
+/// `db upgrade` waits for the first, then finds nothing left to do. On
+/// SQLite the write lock already does this ("database is locked").
+pub fn take_turn(conn: &mut Conn) -> Result<(), Error> {
+    if let Conn::Postgres(postgres) = conn {
+        postgres.batch_execute("SELECT pg_advisory_lock(20260101)")?;
+    }
+    Ok(())
+}
+
 /// SQLite: lets a migration rebuild a table that rows point at.
 fn foreign_keys_off(conn: &mut Conn) -> Result<(), Error> {
     if let Conn::Sqlite(sqlite) = conn {
@@ -354,7 +365,12 @@ pub fn backup(conn: &mut Conn, location: &Location) -> Result<Backup, Error> {
     let version = current(conn)?.unwrap_or_else(|| "none".to_owned());
     let base = match location {
         Location::Sqlite(path) => format!("{}.backup-{version}", path.display()),
-        Location::Postgres(_) => format!("instance/{}.backup-{version}", database_name(conn)?),
+        Location::Postgres(_) => {
+            // The name becomes a file name: nothing in it may lead elsewhere.
+            let name =
+                database_name(conn)?.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_");
+            format!("instance/{name}.backup-{version}")
+        }
     };
     // An older backup may be the only copy of something: never overwrite one.
     let extension = if matches!(location, Location::Postgres(_)) {
@@ -386,14 +402,21 @@ pub fn backup(conn: &mut Conn, location: &Location) -> Result<Backup, Error> {
 /// the command line, which `ps` shows them.
 fn pg_dump(url: &str, copy: &Path) -> Result<Backup, Error> {
     let parts = UrlParts::of(url);
-    let (url, password) = match (parts.user, parts.password) {
-        (Some(user), Some(password)) => {
-            let options = parts.options.map(|o| format!("?{o}")).unwrap_or_default();
-            let without = format!("{}://{user}@{}{options}", parts.scheme, parts.server);
-            (without, Some(percent_decoded(password)))
-        }
-        _ => (url.to_owned(), None),
+    let options: Vec<&str> = parts.options.map_or(Vec::new(), |o| o.split('&').collect());
+    let (secret, kept): (Vec<&str>, Vec<&str>) = options
+        .iter()
+        .partition(|pair| pair.starts_with("password="));
+    let in_options = secret.first().map(|pair| &pair["password=".len()..]);
+    let password = parts.password.or(in_options).map(percent_decoded);
+    let user = parts
+        .user
+        .map(|user| format!("{user}@"))
+        .unwrap_or_default();
+    let options = match kept.is_empty() {
+        true => String::new(),
+        false => format!("?{}", kept.join("&")),
     };
+    let url = format!("{}://{user}{}{options}", parts.scheme, parts.server);
     if let Some(folder) = copy.parent() {
         std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
             path: folder.to_path_buf(),

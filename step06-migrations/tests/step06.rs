@@ -238,6 +238,64 @@ fn upgrade_with_data_keeps_every_value_and_fills_the_new_columns() {
     }
 }
 
+/// The slug migration follows the app's own rule (`models::slug`) on both
+/// databases, for titles beyond A to Z too: PostgreSQL's `lower()` would
+/// lower É and Ü, SQLite's and the app's do not.
+#[test]
+fn the_slug_migration_follows_the_apps_rule_on_both_databases() {
+    for mut blog in Blog::each_at("20260102000001") {
+        let title = " Über ÉTÉ Straße ";
+        diesel::sql_query("INSERT INTO post (author_id, title, body) VALUES (1, $1, 'b')")
+            .bind::<Text, _>(title)
+            .execute(&mut blog.conn)
+            .unwrap();
+        let migrations = blog.migrations();
+        migrate::upgrade(&mut blog.conn, migrations, Some("20260103000001")).unwrap();
+        let slugs = strings(
+            &mut blog.conn,
+            "SELECT slug AS value FROM post WHERE id = 4",
+        );
+        assert_eq!(slugs, [step06_migrations::models::slug(title, 4)]);
+    }
+}
+
+/// On PostgreSQL, `db upgrade`s run at once take turns: one applies the
+/// migrations, the others then find nothing to do, and none fails.
+#[test]
+fn upgrades_run_at_once_take_turns_on_postgres() {
+    let postgres = TestDatabase::each()
+        .into_iter()
+        .filter(TestDatabase::is_postgres);
+    for database in postgres {
+        let url = database.setting();
+        let sandbox = sandbox();
+        let runs: Vec<_> = (0..3)
+            .map(|_| {
+                let mut command = sandbox.command(&["db", "upgrade"]);
+                command.env("DATABASE_URL", &url);
+                command.stdout(std::process::Stdio::piped());
+                command.stderr(std::process::Stdio::piped());
+                command.spawn().unwrap()
+            })
+            .collect();
+        let mut applied = 0;
+        for run in runs {
+            let output = run.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            applied += stdout
+                .lines()
+                .filter(|line| line.starts_with("Applied"))
+                .count();
+        }
+        assert_eq!(applied, 4, "each migration applied exactly once");
+    }
+}
+
 /// Each post's `published` and `slug`, in SQL both databases read.
 const PUBLISHED_AND_SLUG: &str = "SELECT CASE WHEN published THEN 'yes' ELSE 'no' END || ' ' || slug AS value FROM post ORDER BY id";
 
