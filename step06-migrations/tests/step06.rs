@@ -56,6 +56,11 @@ impl Blog {
         each.map(|database| Blog::at(database, version)).collect()
     }
 
+    /// A blog on SQLite only, at `version`, for what only SQLite shows.
+    fn sqlite_at(version: &str) -> Blog {
+        Blog::at(TestDatabase::sqlite(), version)
+    }
+
     /// Another blog on the same backend as this one, at `version`.
     fn another_at(&self, version: &str) -> Blog {
         Blog::at(self.database.fresh_like(), version)
@@ -81,17 +86,6 @@ impl Blog {
     fn migrations(&self) -> &'static EmbeddedMigrations {
         migrate::embedded(&self.location)
     }
-}
-
-/// A database in a folder the test owns, migrated to `version`, with two
-/// users and three posts written with the first migration's columns.
-fn database_at(version: &str) -> (TempDir, Conn) {
-    let dir = TempDir::new().unwrap();
-    let mut conn = connect_to(&dir.path().join("blog.sqlite"));
-    migrate::upgrade(&mut conn, &MIGRATIONS, Some(FIRST)).unwrap();
-    fill(&mut conn);
-    migrate::upgrade(&mut conn, &MIGRATIONS, Some(version)).unwrap();
-    (dir, conn)
 }
 
 /// Two users and three posts, in SQL both databases read.
@@ -400,17 +394,16 @@ fn a_row_the_new_constraint_refuses_stops_the_rebuild_whole() {
 
 #[test]
 fn the_backup_holds_the_same_rows() {
-    let (dir, mut conn) = database_at(LAST);
-    let location = Location::Sqlite(dir.path().join("blog.sqlite"));
-    let Backup::Made(copy) = migrate::backup(&mut conn, &location).unwrap() else {
+    let mut blog = Blog::sqlite_at(LAST);
+    let Backup::Made(copy) = migrate::backup(&mut blog.conn, &blog.location).unwrap() else {
         panic!("no backup");
     };
     assert_eq!(
         copy.file_name().unwrap(),
-        "blog.sqlite.backup-20260104000001"
+        "test.sqlite.backup-20260104000001"
     );
     let mut backup = connect_to(&copy);
-    assert_eq!(everything(&mut backup), everything(&mut conn));
+    assert_eq!(everything(&mut backup), everything(&mut blog.conn));
 
     let empty = TempDir::new().unwrap();
     let location = Location::Sqlite(empty.path().join("e.sqlite"));
@@ -717,9 +710,10 @@ fn a_backup_is_made_only_when_there_is_work_and_never_overwritten() {
 
 #[test]
 fn the_rebuild_keeps_the_id_counter() {
-    let (_dir, mut conn) = database_at("20260103000001");
+    let mut blog = Blog::sqlite_at("20260103000001");
+    let conn = &mut blog.conn;
     diesel::sql_query("DELETE FROM post WHERE id = 3")
-        .execute(&mut conn)
+        .execute(conn)
         .unwrap();
     let counter = |conn: &mut Conn| {
         strings(
@@ -727,26 +721,22 @@ fn the_rebuild_keeps_the_id_counter() {
             "SELECT CAST(seq AS TEXT) AS value FROM sqlite_sequence WHERE name = 'post'",
         )
     };
-    assert_eq!(counter(&mut conn), ["3"]);
-    migrate::upgrade(&mut conn, &MIGRATIONS, None).unwrap();
-    assert_eq!(counter(&mut conn), ["3"], "up.sql lost the counter");
-    migrate::downgrade(&mut conn, &MIGRATIONS, 1).unwrap();
-    assert_eq!(counter(&mut conn), ["3"], "down.sql lost the counter");
+    assert_eq!(counter(conn), ["3"]);
+    migrate::upgrade(conn, &MIGRATIONS, None).unwrap();
+    assert_eq!(counter(conn), ["3"], "up.sql lost the counter");
+    migrate::downgrade(conn, &MIGRATIONS, 1).unwrap();
+    assert_eq!(counter(conn), ["3"], "down.sql lost the counter");
 }
 
 #[test]
 fn a_row_that_pointed_nowhere_before_does_not_block_an_upgrade_but_check_reports_it() {
-    let (_dir, mut conn) = database_at("20260102000001");
+    let mut blog = Blog::sqlite_at("20260102000001");
+    let conn = &mut blog.conn;
     diesel::sql_query("INSERT INTO post (author_id, title, body) VALUES (99, 'Orphan', '')")
-        .execute(&mut conn)
+        .execute(conn)
         .unwrap();
-    assert_eq!(
-        migrate::upgrade(&mut conn, &MIGRATIONS, None)
-            .unwrap()
-            .len(),
-        2
-    );
-    let drift = migrate::check(&mut conn, &MIGRATIONS).unwrap();
+    assert_eq!(migrate::upgrade(conn, &MIGRATIONS, None).unwrap().len(), 2);
+    let drift = migrate::check(conn, &MIGRATIONS).unwrap();
     let orphan =
         "data: 1 row(s) point at rows that do not exist (PRAGMA foreign_key_check lists them)";
     assert_eq!(drift, [orphan]);
@@ -754,20 +744,20 @@ fn a_row_that_pointed_nowhere_before_does_not_block_an_upgrade_but_check_reports
 
 #[test]
 fn check_sees_changed_definitions_triggers_and_views() {
-    let (dir, mut conn) = database_at(LAST);
+    let mut blog = Blog::sqlite_at(LAST);
     use diesel::connection::SimpleConnection;
-    conn.batch_execute(
-        "CREATE TRIGGER wipe AFTER INSERT ON user BEGIN DELETE FROM post; END;
+    blog.conn
+        .batch_execute(
+            "CREATE TRIGGER wipe AFTER INSERT ON user BEGIN DELETE FROM post; END;
          CREATE VIEW titles AS SELECT title FROM post;
          PRAGMA writable_schema = ON;
          UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (trim(title) <> '''')', 'CHECK (1)')
              WHERE name = 'post';
          PRAGMA writable_schema = OFF;",
-    )
-    .unwrap();
-    drop(conn);
-    let mut conn = connect_to(&dir.path().join("blog.sqlite"));
-    let mut drift = migrate::check(&mut conn, &MIGRATIONS).unwrap();
+        )
+        .unwrap();
+    blog.conn = migrate::connect(&blog.location).unwrap(); // sees the edited schema
+    let mut drift = migrate::check(&mut blog.conn, &MIGRATIONS).unwrap();
     drift.sort();
     let expected = [
         "definition differs: table post",
