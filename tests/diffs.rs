@@ -151,3 +151,57 @@ fn each_step_shows_its_diff_from_the_previous_one() {
         insta::assert_snapshot!(name, step_diff(old, new));
     }
 }
+
+/// The kit's public items, file by file: each one's signature under the
+/// first line of its doc comment. The kit is no step, so it has no diff of
+/// its own; this snapshot is how a change to what the steps can call shows
+/// up in the book (chapter *The kit*) and in review.
+fn kit_public_items() -> String {
+    let root = workspace_root().join("stepkit");
+    let mut files = Vec::new();
+    collect(&root, &root.join("src"), &mut files);
+    files.sort();
+    let mut text = String::from("# stepkit: the public items of each file\n");
+    for file in files {
+        text.push_str(&format!("\n## {file}\n"));
+        let source = lesson_text("stepkit", &file);
+        let mut doc = String::new();
+        let mut lines = source.lines().map(str::trim);
+        while let Some(line) = lines.next() {
+            if let Some(words) = line.strip_prefix("///") {
+                doc.push_str(words);
+                continue;
+            }
+            if line.starts_with("pub ") && !line.starts_with("pub mod ") {
+                let mut signature = line.to_owned();
+                while !signature.ends_with(['{', ';']) {
+                    match lines.next() {
+                        Some(more) => signature.push_str(&format!(" {more}")),
+                        None => break,
+                    }
+                }
+                if let Some(sentence) = first_sentence(&doc) {
+                    text.push_str(&format!("/// {sentence}\n"));
+                }
+                text.push_str(signature.trim_end_matches(['{', ' ']));
+                text.push('\n');
+            }
+            if !line.starts_with("#[") {
+                doc.clear();
+            }
+        }
+    }
+    text
+}
+
+/// The first sentence of a doc comment's text, if it has one.
+fn first_sentence(doc: &str) -> Option<String> {
+    let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    let end = doc.find(". ").map_or(doc.len(), |at| at + 1);
+    (!doc.is_empty()).then(|| doc[..end].to_owned())
+}
+
+#[test]
+fn the_kit_shows_its_public_items() {
+    insta::assert_snapshot!("stepkit", kit_public_items());
+}

@@ -22,66 +22,12 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 
 use crate::Error;
-use crate::error::quote;
 
-/// Where the database lives when neither `--database` nor `DATABASE_URL` says:
-/// Flask keeps its database in an `instance` folder, and so do we.
-/// The path is relative to the folder you run the command from.
+/// Where the database lives when neither `--database` nor `DATABASE_URL` says
+/// (the kit's `setting.rs` reads those): Flask keeps its database in an
+/// `instance` folder, and so do we. The path is relative to the folder you
+/// run the command from.
 pub const DEFAULT_DATABASE: &str = "instance/step02.sqlite";
-
-/// Turns the value of `--database` or `DATABASE_URL` into a file path, so
-/// that one value means one file to every command.
-///
-/// A plain path is taken as it is. A URL in sqlx's form is read too:
-/// `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
-/// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
-/// relative: mind the difference). Anything this step could not honour
-/// exactly is refused: other schemes (`postgres://`, `file:`), options such
-/// as `?mode=ro`, and in-memory databases, which vanish with the command.
-pub fn database_path(setting: Option<&str>) -> Result<PathBuf, Error> {
-    let Some(value) = setting else {
-        return Ok(PathBuf::from(DEFAULT_DATABASE));
-    };
-    let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
-    let path = match url_scheme(value) {
-        None => value,
-        Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
-            let rest = &value[scheme.len() + 1..];
-            if rest.contains('?') {
-                let why =
-                    "carries options (?...), which this step does not honour; give a plain path";
-                return refuse(format!("{} {why}", quote(value)));
-            }
-            rest.strip_prefix("//").unwrap_or(rest)
-        }
-        // The value may hold a password, so only its scheme is repeated.
-        Some(scheme) => {
-            return refuse(format!(
-                "is a `{scheme}:` URL, but this step needs a SQLite file: a path or a sqlite: URL"
-            ));
-        }
-    };
-    if path.trim().is_empty() {
-        return refuse(format!("{} names no file", quote(value)));
-    }
-    if path.contains(":memory:") {
-        let why = "is an in-memory database, which would be gone when the command ends";
-        return refuse(format!("{} {why}", quote(value)));
-    }
-    Ok(PathBuf::from(path))
-}
-
-/// The scheme of a URL (`sqlite` in `sqlite://app.db`), or `None` for a plain
-/// path. A scheme is two characters or more, so `C:\data\app.db` is a path.
-fn url_scheme(value: &str) -> Option<&str> {
-    let (scheme, _) = value.split_once(':')?;
-    let is_scheme = scheme.len() > 1
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    is_scheme.then_some(scheme)
-}
 
 /// Opens the database file, creating it (and its folder) when missing, and
 /// makes sure the `users` table exists. Python: `sqlite3.connect(path)`.

@@ -1,5 +1,5 @@
 //! Every way this step can fail, each with a message that names what is at
-//! fault, and the two helpers that keep a user's text safe to print.
+//! fault.
 //!
 //! The command line prints an error as one line. A request that fails
 //! answers 500 and tells the client nothing internal: no paths, no SQLite
@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 /// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the database setting (from --database or DATABASE_URL) {0}")]
-    DatabaseSetting(String),
+    #[error(transparent)]
+    Kit(#[from] stepkit::Error),
     #[error("cannot create folder {path}: {}", explain(.source))]
     CreateDir {
         path: PathBuf,
@@ -28,8 +28,6 @@ pub enum Error {
     },
     #[error("cannot start tokio: {0}")]
     Runtime(std::io::Error),
-    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
-    Bind { port: u16, source: std::io::Error },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database error: {0}")]
@@ -47,7 +45,7 @@ pub enum Error {
 
 // ANCHOR: into_response
 /// A failed request: the detail goes to the log, inside the request's span;
-/// the client gets a bare 500, which `routes::readable_errors` words.
+/// the client gets a bare 500, which the kit's error layer words.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!("request failed: {self}");
@@ -62,30 +60,4 @@ fn explain(err: &std::io::Error) -> String {
         std::io::ErrorKind::AlreadyExists => "a file of that name is in the way".to_owned(),
         _ => err.to_string(),
     }
-}
-
-/// How much of a bad value a message repeats.
-const QUOTED_CHARS: usize = 40;
-
-/// `text` in double quotes for a message: escaped, and cut after
-/// [`QUOTED_CHARS`] characters, so a 5 MB value makes a short message.
-pub fn quote(text: &str) -> String {
-    let shown: String = text.chars().take(QUOTED_CHARS).collect();
-    let more = if text.chars().count() > QUOTED_CHARS {
-        "..."
-    } else {
-        ""
-    };
-    format!("\"{}\"{more}", printable(&shown))
-}
-
-/// `text` with its control characters escaped (`\u{1b}`), so that printing
-/// it can never send a terminal an escape sequence.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
 }

@@ -1,19 +1,11 @@
 //! The command line of step 2. With no command it runs the walkthrough.
 
-use std::io::IsTerminal;
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use axum::Router;
 use clap::{Parser, Subcommand};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use step02_connection_per_request::db::{self, Database};
 use step02_connection_per_request::{Error, pool, routes, walkthrough};
-use tokio::net::TcpListener;
 
 /// Step 2: one SQLite connection per web request, opened on first use and
 /// always closed, with a sqlx connection pool beside it.
@@ -40,8 +32,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the app on 127.0.0.1 until Ctrl-C. It logs each request, and
-    /// each connection opened and closed, to stderr (RUST_LOG=warn quiets it).
+    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It logs each
+    /// request, and each connection opened and closed, to stderr (RUST_LOG=warn
+    /// quiets it).
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
@@ -54,7 +47,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // `| head -1`: the reader has gone, which is no failure of ours.
-        Err(Error::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+        Err(Error::Output(err) | Error::Kit(stepkit::Error::Output(err)))
+            if err.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -66,7 +61,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Error> {
     // The walkthrough has a database of its own; only the commands read this.
-    let database = || db::database_path(cli.database.as_deref());
+    let database = || stepkit::setting::sqlite_path(cli.database.as_deref(), db::DEFAULT_DATABASE);
     let out = &mut std::io::stdout().lock();
     match cli.command {
         None => walkthrough::run(out),
@@ -74,86 +69,18 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-/// How long a client may take to send a request's headers, or to start the
-/// next request on a kept-alive connection, before it is disconnected.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long `serve` waits after Ctrl-C for the requests in flight.
-const GRACE: Duration = Duration::from_secs(10);
-
 // ANCHOR: serve
 /// Prepares the database, builds the app and serves it until Ctrl-C.
 fn serve(path: PathBuf, port: u16) -> Result<(), Error> {
-    init_logging();
+    stepkit::logging::init("step02_connection_per_request");
     db::open(&path)?; // creates the file and its table, before tokio starts
     let database = Database::new(path.clone());
-    let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
-    runtime.block_on(async {
+    stepkit::serve::runtime()?.block_on(async {
         let pool = pool::connect(&database, pool::POOL_SIZE);
         let app = routes::app(database, pool.clone())?;
-        serve_app(app, port, &path).await?;
+        stepkit::serve(app, port, path.display()).await?;
         pool.close().await;
         Ok(())
     })
 }
-
-/// Serves `app` on 127.0.0.1 with hyper, which bounds the time a client may
-/// take to send its headers (`axum::serve` sets no such limit), until Ctrl-C.
-async fn serve_app(app: Router, port: u16, path: &Path) -> Result<(), Error> {
-    let mut ctrl_c = listen_for_ctrl_c().map_err(Error::Runtime)?;
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-        .await
-        .map_err(|source| Error::Bind { port, source })?;
-    let url = format!("http://{}/", listener.local_addr()?);
-    println!("Serving {} on {url} (Ctrl-C stops)", path.display());
-    let graceful = GracefulShutdown::new();
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(err) => { // out of file descriptors, say: let some close
-                    tracing::warn!("cannot accept a connection: {err}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = ctrl_c.recv() => break,
-        };
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        tokio::spawn(graceful.watch(connection));
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => println!("Stopped."),
-        () = tokio::time::sleep(GRACE) => println!("Stopped without waiting longer for open requests."),
-        _ = ctrl_c.recv() => println!("Stopped at the second Ctrl-C."),
-    }
-    Ok(())
-}
 // ANCHOR_END: serve
-
-/// Listens for Ctrl-C from now on: called before the URL is printed, so a
-/// Ctrl-C pressed right after it is never missed.
-#[cfg(unix)]
-fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-}
-
-#[cfg(windows)]
-fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::windows::CtrlC> {
-    tokio::signal::windows::ctrl_c()
-}
-
-/// Logs to stderr: each request, and each connection opened and closed.
-/// `RUST_LOG` overrides the default level.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "step02_connection_per_request=info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}

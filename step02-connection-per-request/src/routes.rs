@@ -3,12 +3,9 @@
 //! routes and the layers every request passes through.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRef, Path, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Json, Router};
@@ -16,31 +13,22 @@ use minijinja::{Environment, context};
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::SqlitePool;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
-use tracing::Instrument;
+use stepkit::quote;
 
 use crate::Error;
 use crate::db::{self, Database, RequestDb};
-use crate::error::{printable, quote};
 use crate::pool;
 
 /// How many users the list page shows at most.
 pub const PAGE_SIZE: i64 = 100;
 /// Longest name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
-/// The largest request body accepted, in bytes; a larger one is answered 413.
-pub const BODY_LIMIT: usize = 16 * 1024;
-/// The longest a request may take, body included; then it is answered 408.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler can reach.
 #[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     pub templates: Arc<Environment<'static>>,
     pub pool: SqlitePool,
-    /// Numbers the requests, for the log and for 500 answers.
-    pub requests: Arc<AtomicU64>,
 }
 
 impl AppState {
@@ -65,32 +53,20 @@ pub fn templates() -> Result<Environment<'static>, Error> {
 
 // ANCHOR: app
 /// Builds the app: the per-request routes, the pooled ones beside them, and
-/// the layers every request passes through (the last one added is outermost).
+/// the kit's layers, which every request passes through.
 pub fn app(database: Database, pool: SqlitePool) -> Result<Router, Error> {
+    let templates = Arc::new(templates()?);
     let state = AppState {
-        templates: Arc::new(templates()?),
+        templates: templates.clone(),
         pool,
-        requests: Arc::default(),
     };
     let routes = Router::new()
         .route("/", get(check_database))
         .route("/users", get(list_users))
         .route("/users/new", get(new_user_form).post(create_user))
         .route("/api/users/{id}", get(user_json));
-    let app = db::init_app(routes, database)
-        .merge(pool::routes())
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            readable_errors,
-        ))
-        .with_state(state);
-    Ok(app)
+    let app = db::init_app(routes, database).merge(pool::routes());
+    Ok(stepkit::layers(app, templates).with_state(state))
 }
 // ANCHOR_END: app
 
@@ -244,54 +220,3 @@ async fn user_json(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error
     })
 }
 // ANCHOR_END: user_json
-
-// ANCHOR: readable_errors
-/// Numbers each request for the log, and gives every error answer a short
-/// readable body: JSON under `/api/`, a page elsewhere. A 5xx tells the
-/// client nothing internal, only the number the log lines carry.
-async fn readable_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let id = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
-    let path = request.uri().path().to_owned();
-    let span = tracing::info_span!("request", id, method = %request.method(), path);
-    let response = next.run(request).instrument(span.clone()).await;
-    let status = response.status();
-    tracing::info!(parent: &span, "answered {status}");
-    let api = path.starts_with("/api/");
-    let worded = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|kind| {
-            let kind = kind.to_str().unwrap_or_default();
-            kind.starts_with(if api { "application/json" } else { "text/html" })
-        });
-    if !(status.is_client_error() || status.is_server_error()) || worded {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let detail = match status.is_server_error() {
-        true => {
-            format!("Something went wrong on the server (request {id}); its log has the details.")
-        }
-        false => {
-            let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-            let text: String = String::from_utf8_lossy(&text)
-                .trim()
-                .chars()
-                .take(200)
-                .collect();
-            printable(&text)
-        }
-    };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.remove(header::CONTENT_TYPE);
-    let status = status.to_string();
-    if api {
-        let error = if detail.is_empty() { &status } else { &detail };
-        return (parts, Json(json!({ "error": error }))).into_response();
-    }
-    match state.render("error.html", context! { status, detail }) {
-        Ok(page) => (parts, page).into_response(),
-        Err(_) => (parts, status).into_response(),
-    }
-}
-// ANCHOR_END: readable_errors

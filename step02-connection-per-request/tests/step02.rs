@@ -78,7 +78,8 @@ fn lifecycle_app(database: &Database) -> Router {
         .route("/fails", get(fails))
         .route("/panics", get(panics))
         .route("/none", get(|| async { "no database needed" }));
-    db::init_app(routes, database.clone()).layer(tower_http::catch_panic::CatchPanicLayer::new())
+    let templates = std::sync::Arc::new(routes::templates().unwrap());
+    stepkit::layers(db::init_app(routes, database.clone()), templates)
 }
 
 #[tokio::test]
@@ -226,7 +227,7 @@ async fn bad_input_shows_the_form_again_and_writes_nothing() {
             "{shown}: no `{message}` in\n{body}"
         );
         assert!(
-            body.len() < 2 * routes::BODY_LIMIT,
+            body.len() < 2 * stepkit::layers::BODY_LIMIT,
             "{shown}: the answer grows with the input"
         );
         assert_eq!(user_rows(&database).len(), 1, "{shown} wrote a row");
@@ -398,6 +399,17 @@ fn serve_prints_its_url_answers_and_stops_on_ctrl_c() {
         "{}",
         stopped.stderr
     );
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm_too() {
+    let sandbox = sandbox();
+    let served = Served::start(&sandbox, &[], &[]);
+    let page = http_get(served.address(), "/");
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    let stopped = served.terminate();
+    assert!(stopped.success, "{}", stopped.stderr);
+    assert_eq!(stopped.stdout, "Stopped.\n");
 }
 
 #[test]

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
 use axum::{Json, Router, routing::get};
 use clap::Parser;
 use diesel::Connection;
@@ -36,8 +35,6 @@ use step04_orm::models::{self, NewPost};
 use step04_orm::{Config, create_app, routes};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout_at};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Client = SendRequest<Full<Bytes>>;
@@ -210,19 +207,14 @@ fn one_hop(username: &str) -> Router {
     Router::new().route("/hop/users/1", get(handler))
 }
 
-/// `routes` behind the public layers the app's own routes pass through (the
-/// request's connection, the body limit, the timeout, the panic catcher;
-/// not the request log, which the step keeps private), so that its row
-/// prices the database alone.
+/// `routes` behind the layers the app's own routes pass through (the
+/// request's connection, then the kit's: the body limit, the timeout, the
+/// panic catcher and the request log, which writes nothing here, since the
+/// bench sets up no logging), so that its row prices the database alone.
 fn behind_the_layers(routes: Router, path: &Path) -> Result<Router, BoxError> {
-    let timeout =
-        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, routes::REQUEST_TIMEOUT);
-    Ok(
-        db::init_app(routes, Database::new(Location::Sqlite(path.to_path_buf()))?)
-            .layer(DefaultBodyLimit::max(routes::BODY_LIMIT))
-            .layer(timeout)
-            .layer(CatchPanicLayer::new()),
-    )
+    let database = Database::new(Location::Sqlite(path.to_path_buf()))?;
+    let templates = std::sync::Arc::new(routes::templates()?);
+    Ok(stepkit::layers(db::init_app(routes, database), templates))
 }
 
 /// Serves the app once and measures each row in turn.

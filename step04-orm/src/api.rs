@@ -11,10 +11,10 @@ use axum::{Json, Router};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use stepkit::quote;
 
 use crate::Error;
 use crate::db::RequestDb;
-use crate::error::quote;
 use crate::models::{
     self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, post_problem, problem_with,
     text_problem, unique,

@@ -3,39 +3,25 @@
 //! `/api` and the layers every request passes through: two blueprints.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRef, Query, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{FromRef, Query, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Json, Router};
+use axum::{Form, Router};
 use minijinja::{Environment, context};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
-use tracing::Instrument;
+use stepkit::quote;
 
 use crate::Error;
 use crate::api::{self, ListQuery, log_unreadable};
 use crate::db::{self, Database, RequestDb};
-use crate::error::{printable, quote};
 use crate::models::{self, PostWithAuthor, problem_with, unique};
-
-/// The largest request body accepted, in bytes; a larger one is answered 413.
-pub const BODY_LIMIT: usize = 16 * 1024;
-/// The longest a request may take, body included; then it is answered 408.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler can reach.
 #[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     pub templates: Arc<Environment<'static>>,
-    /// Numbers the requests, for the log and for 500 answers.
-    pub requests: Arc<AtomicU64>,
 }
 
 impl AppState {
@@ -67,22 +53,10 @@ pub fn templates() -> Result<Environment<'static>, Error> {
 pub fn app(database: Database) -> Result<Router, Error> {
     let state = AppState {
         templates: Arc::new(templates()?),
-        requests: Arc::default(),
     };
     let routes = pages().nest("/api", api::router());
-    let app = db::init_app(routes, database)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            readable_errors,
-        ))
-        .with_state(state);
-    Ok(app)
+    let app = db::init_app(routes, database);
+    Ok(stepkit::layers(app, state.templates.clone()).with_state(state))
 }
 
 /// The pages blueprint.
@@ -230,53 +204,4 @@ fn form_again(
 ) -> Result<Response, Error> {
     let values = context! { message, username => &form.username };
     Ok((status, state.render("new_user.html", values)?).into_response())
-}
-
-/// Numbers each request for the log, and gives every error answer a short
-/// readable body: JSON under `/api/`, a page elsewhere. A 5xx tells the
-/// client nothing internal, only the number the log lines carry.
-async fn readable_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let id = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
-    let path = request.uri().path().to_owned();
-    let span = tracing::info_span!("request", id, method = %request.method(), path);
-    let response = next.run(request).instrument(span.clone()).await;
-    let status = response.status();
-    tracing::info!(parent: &span, "answered {status}");
-    let api = path.starts_with("/api/");
-    let worded = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|kind| {
-            let kind = kind.to_str().unwrap_or_default();
-            kind.starts_with(if api { "application/json" } else { "text/html" })
-        });
-    if !(status.is_client_error() || status.is_server_error()) || worded {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let detail = match status.is_server_error() {
-        true => {
-            format!("Something went wrong on the server (request {id}); its log has the details.")
-        }
-        false => {
-            let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-            let text: String = String::from_utf8_lossy(&text)
-                .trim()
-                .chars()
-                .take(200)
-                .collect();
-            printable(&text)
-        }
-    };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.remove(header::CONTENT_TYPE);
-    let status = status.to_string();
-    if api {
-        let error = if detail.is_empty() { &status } else { &detail };
-        return (parts, Json(json!({ "error": error }))).into_response();
-    }
-    match state.render("error.html", context! { status, detail }) {
-        Ok(page) => (parts, page).into_response(),
-        Err(_) => (parts, status).into_response(),
-    }
 }

@@ -1,5 +1,5 @@
 //! Every way this step can fail, each with a message that names what is at
-//! fault, and the two helpers that keep a user's text safe to print.
+//! fault.
 //!
 //! The command line prints an error as one line. A request that fails
 //! answers 500 and tells the client nothing internal: no paths, no database
@@ -15,6 +15,8 @@ use crate::backend::Location;
 /// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Kit(#[from] stepkit::Error),
     #[error("the database setting (from --database or DATABASE_URL) {0}")]
     DatabaseSetting(String),
     #[error("cannot create folder {path}: {}", explain(.source))]
@@ -27,8 +29,6 @@ pub enum Error {
         database: Location,
         source: diesel::ConnectionError,
     },
-    #[error("cannot start tokio: {0}")]
-    Runtime(std::io::Error),
     #[error("cannot initialize database {database}: {source}")]
     Schema {
         database: Location,
@@ -38,12 +38,8 @@ pub enum Error {
     NotInitialized { database: Location },
     #[error("invalid timestamp: {0}")]
     Timestamp(#[from] crate::timestamp::TimestampError),
-    #[error("the secret key: {0}")]
-    SecretKey(String),
     #[error("cannot hash the password: {0}")]
     Password(argon2::password_hash::Error),
-    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
-    Bind { port: u16, source: std::io::Error },
     #[error("database error: {0}")]
     Diesel(#[from] diesel::result::Error),
     #[error("no database connection: {0}")]
@@ -60,7 +56,7 @@ pub enum Error {
 
 /// A failed request: the detail goes to the log, inside the request's span;
 /// the client gets a bare 500 (503 when no connection could be had, as
-/// when the database server is down), which `routes::readable_errors` words.
+/// when the database server is down), which the kit's error layer words.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!("request failed: {self}");
@@ -85,30 +81,4 @@ fn one_line(err: &diesel::ConnectionError) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// How much of a bad value a message repeats.
-const QUOTED_CHARS: usize = 40;
-
-/// `text` in double quotes for a message: escaped, and cut after
-/// [`QUOTED_CHARS`] characters, so a 5 MB value makes a short message.
-pub fn quote(text: &str) -> String {
-    let shown: String = text.chars().take(QUOTED_CHARS).collect();
-    let more = if text.chars().count() > QUOTED_CHARS {
-        "..."
-    } else {
-        ""
-    };
-    format!("\"{}\"{more}", printable(&shown))
-}
-
-/// `text` with its control characters escaped (`\u{1b}`), so that printing
-/// it can never send a terminal an escape sequence.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
 }

@@ -10,11 +10,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
 use diesel::prelude::*;
-use step05_relationships::auth::{SESSION_COOKIE, SESSION_LIFETIME};
+use step05_relationships::auth::SESSION_LIFETIME;
 use step05_relationships::backend::{Conn, Location};
 use step05_relationships::models::{self, NewPost, Page};
 use step05_relationships::schema::post;
 use step05_relationships::{Config, Timestamp, create_app, db};
+use stepkit::session::SESSION_COOKIE;
 use testkit::backends::TestDatabase;
 use testkit::{Sandbox, Served, send};
 
@@ -699,7 +700,7 @@ fn serve_generates_a_secret_key_once_and_keeps_it() {
     let run = sandbox.run_with_env(&["serve", "--port", "0"], &[("SECRET_KEY", "too-short")]);
     assert!(!run.success);
     let refusal =
-        "error: the secret key: SECRET_KEY must be 128 hex digits (64 bytes); make one with: ";
+        "error: the secret key: SECRET_KEY is not 128 hex digits (64 bytes); make one with: ";
     assert!(run.stderr.starts_with(refusal), "{}", run.stderr);
     let permissions = std::fs::metadata(&key_file).unwrap().permissions();
     let mode = std::os::unix::fs::PermissionsExt::mode(&permissions);

@@ -12,16 +12,15 @@ use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
-use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
+use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
 use minijinja::{Environment, context};
 use serde::Deserialize;
+use stepkit::session::{SESSION_COOKIE, no_session_cookie};
 
 use crate::db::RequestDb;
 use crate::models::{self, User, problem_with, unique};
 use crate::{Error, password};
 
-/// The name of the session cookie.
-pub const SESSION_COOKIE: &str = "session";
 /// How long a session lasts after logging in, as Flask's permanent
 /// sessions do: 31 days, in seconds.
 pub const SESSION_LIFETIME: i64 = 31 * 24 * 60 * 60;
@@ -77,12 +76,7 @@ fn session_user(value: &str) -> Option<i64> {
 
 /// The session cookie for `user`, issued now.
 pub fn session_cookie(user: &User) -> Cookie<'static> {
-    let value = format!("{}.{}", user.id, chrono::Utc::now().timestamp());
-    Cookie::build((SESSION_COOKIE, value))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .build()
+    stepkit::session::session_cookie(format!("{}.{}", user.id, chrono::Utc::now().timestamp()))
 }
 
 /// flaskr's `login_required`, as an extractor: a handler that takes
@@ -221,6 +215,5 @@ async fn login(
 
 /// `GET /auth/logout`: ends the session and goes back to the index.
 async fn logout(jar: SignedCookieJar) -> Response {
-    let session = Cookie::build(SESSION_COOKIE).path("/");
-    (jar.remove(session), Redirect::to("/")).into_response()
+    (jar.remove(no_session_cookie()), Redirect::to("/")).into_response()
 }

@@ -23,9 +23,9 @@ use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection
 use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use futures_util::FutureExt;
+use stepkit::quote;
 
 use crate::backend::{Conn, Location, check_postgres_url};
-use crate::error::quote;
 use crate::{Error, migrate};
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
@@ -51,10 +51,10 @@ pub fn location(setting: Option<&str>) -> Result<Location, Error> {
     let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
     // libpq's `host=... password=...` form would be taken for a file name.
     let key_value = value.split_whitespace().all(|word| word.contains('='));
-    if url_scheme(value).is_none() && value.contains('=') && key_value {
+    if stepkit::setting::url_scheme(value).is_none() && value.contains('=') && key_value {
         return refuse("looks like libpq's key=value form; give a postgres:// URL".to_owned());
     }
-    let path = match url_scheme(value) {
+    let path = match stepkit::setting::url_scheme(value) {
         None => value,
         Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
             let rest = &value[scheme.len() + 1..];
@@ -88,18 +88,6 @@ pub fn location(setting: Option<&str>) -> Result<Location, Error> {
         return refuse(format!("{} {why}", quote(value)));
     }
     Ok(Location::Sqlite(PathBuf::from(path)))
-}
-
-/// The scheme of a URL (`sqlite` in `sqlite://app.db`), or `None` for a plain
-/// path. A scheme is two characters or more, so `C:\data\app.db` is a path.
-fn url_scheme(value: &str) -> Option<&str> {
-    let (scheme, _) = value.split_once(':')?;
-    let is_scheme = scheme.len() > 1
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    is_scheme.then_some(scheme)
 }
 
 // ANCHOR: check_migrated

@@ -1,5 +1,5 @@
 //! Every way this step can fail, each with a message that names what is at
-//! fault, and the two helpers that keep a user's text safe to print.
+//! fault.
 //!
 //! The command line prints an error as one line. A request that fails
 //! answers 500 and tells the client nothing internal: no paths, no database
@@ -15,6 +15,8 @@ use crate::backend::Location;
 /// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Kit(#[from] stepkit::Error),
     #[error("the database setting (from --database or DATABASE_URL) {0}")]
     DatabaseSetting(String),
     #[error("cannot create folder {path}: {}", explain(.source))]
@@ -29,8 +31,6 @@ pub enum Error {
     },
     #[error("cannot back up with pg_dump: {0}")]
     Dump(String),
-    #[error("cannot start tokio: {0}")]
-    Runtime(std::io::Error),
     #[error(
         "database {database} is {pending} migration(s) behind this program; run `db upgrade` (or `serve --migrate`)"
     )]
@@ -59,12 +59,8 @@ pub enum Error {
     Drifted { database: Location, count: usize },
     #[error("invalid timestamp: {0}")]
     Timestamp(#[from] crate::timestamp::TimestampError),
-    #[error("the secret key: {0}")]
-    SecretKey(String),
     #[error("cannot hash the password: {0}")]
     Password(argon2::password_hash::Error),
-    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
-    Bind { port: u16, source: std::io::Error },
     #[error("database error: {0}")]
     Diesel(#[from] diesel::result::Error),
     #[error("no database connection: {0}")]
@@ -81,7 +77,7 @@ pub enum Error {
 
 /// A failed request: the detail goes to the log, inside the request's span;
 /// the client gets a bare 500 (503 when no connection could be had, as
-/// when the database server is down), which `routes::readable_errors` words.
+/// when the database server is down), which the kit's error layer words.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!("request failed: {self}");
@@ -106,30 +102,4 @@ fn one_line(err: &diesel::ConnectionError) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// How much of a bad value a message repeats.
-const QUOTED_CHARS: usize = 40;
-
-/// `text` in double quotes for a message: escaped, and cut after
-/// [`QUOTED_CHARS`] characters, so a 5 MB value makes a short message.
-pub fn quote(text: &str) -> String {
-    let shown: String = text.chars().take(QUOTED_CHARS).collect();
-    let more = if text.chars().count() > QUOTED_CHARS {
-        "..."
-    } else {
-        ""
-    };
-    format!("\"{}\"{more}", printable(&shown))
-}
-
-/// `text` with its control characters escaped (`\u{1b}`), so that printing
-/// it can never send a terminal an escape sequence.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
 }

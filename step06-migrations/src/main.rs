@@ -1,20 +1,13 @@
 //! The command line of step 6. With no command it runs the walkthrough.
 
-use std::io::{IsTerminal, Write};
-use std::net::Ipv4Addr;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use axum::Router;
 use clap::{Parser, Subcommand};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use step06_migrations::backend::{Conn, Location};
 use step06_migrations::migrate::{self, Backup};
 use step06_migrations::{Config, Error, config, create_app, db, walkthrough};
-use tokio::net::TcpListener;
 
 // ANCHOR: cli
 /// Step 6: step 5's blog, its schema made and changed by migrations that
@@ -45,10 +38,11 @@ enum Command {
     /// Migrations: `flask db` in Rust.
     #[command(subcommand)]
     Db(Db),
-    /// Serve the app on 127.0.0.1 until Ctrl-C. It refuses a database with
-    /// pending migrations. It logs each request to stderr (RUST_LOG=warn
-    /// quiets it). Sessions are signed with SECRET_KEY (128 hex digits), or
-    /// else with a key generated once into instance/step06-secret-key.
+    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It refuses a
+    /// database with pending migrations. It logs each request to stderr
+    /// (RUST_LOG=warn quiets it). Sessions are signed with SECRET_KEY (128 hex
+    /// digits), or else with a key generated once into
+    /// instance/step06-secret-key.
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
@@ -107,7 +101,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // `| head -1`: the reader has gone, which is no failure of ours.
-        Err(Error::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+        Err(Error::Output(err) | Error::Kit(stepkit::Error::Output(err)))
+            if err.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -253,16 +249,10 @@ fn report(out: &mut impl Write, verb: &str, names: &[String], none: &str) -> Res
     Ok(())
 }
 
-/// How long a client may take to send a request's headers, or to start the
-/// next request on a kept-alive connection, before it is disconnected.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long `serve` waits after Ctrl-C for the requests in flight.
-const GRACE: Duration = Duration::from_secs(10);
-
-/// Builds the app from its config and serves it until Ctrl-C; with
+/// Builds the app from its config and serves it until Ctrl-C or SIGTERM; with
 /// `--migrate`, upgrades the database first.
 fn serve(location: Location, port: u16, migrate_first: bool) -> Result<(), Error> {
-    init_logging();
+    stepkit::logging::init("step06_migrations");
     if migrate_first {
         db_command(
             Db::Upgrade {
@@ -275,67 +265,6 @@ fn serve(location: Location, port: u16, migrate_first: bool) -> Result<(), Error
     }
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
     let app = create_app(Config::new(location.clone(), key))?; // blocking, before tokio starts
-    let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
-    runtime.block_on(serve_app(app, port, &location))
-}
-
-/// Serves `app` on 127.0.0.1 with hyper, which bounds the time a client may
-/// take to send its headers (`axum::serve` sets no such limit), until Ctrl-C.
-async fn serve_app(app: Router, port: u16, location: &Location) -> Result<(), Error> {
-    let mut ctrl_c = listen_for_ctrl_c().map_err(Error::Runtime)?;
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-        .await
-        .map_err(|source| Error::Bind { port, source })?;
-    let url = format!("http://{}/", listener.local_addr()?);
-    println!("Serving {location} on {url} (Ctrl-C stops)");
-    let graceful = GracefulShutdown::new();
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(err) => { // out of file descriptors, say: let some close
-                    tracing::warn!("cannot accept a connection: {err}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = ctrl_c.recv() => break,
-        };
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        tokio::spawn(graceful.watch(connection));
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => println!("Stopped."),
-        () = tokio::time::sleep(GRACE) => println!("Stopped without waiting longer for open requests."),
-        _ = ctrl_c.recv() => println!("Stopped at the second Ctrl-C."),
-    }
+    stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, &location))?;
     Ok(())
-}
-
-/// Listens for Ctrl-C from now on: called before the URL is printed, so a
-/// Ctrl-C pressed right after it is never missed.
-#[cfg(unix)]
-fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-}
-
-#[cfg(windows)]
-fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::windows::CtrlC> {
-    tokio::signal::windows::ctrl_c()
-}
-
-/// Logs to stderr: each request, and each connection checked out and back.
-/// `RUST_LOG` overrides the default level.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "step06_migrations=info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
 }

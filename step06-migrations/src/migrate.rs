@@ -323,7 +323,7 @@ pub fn stamp(
 pub fn new_migration(folder: &Path, name: &str, now: &str) -> Result<PathBuf, Error> {
     let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(Error::MigrationName(crate::error::quote(name)));
+        return Err(Error::MigrationName(stepkit::quote(name)));
     }
     let dir = folder.join(format!("{now}_{name}"));
     std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
@@ -439,7 +439,7 @@ fn pg_dump(url: &str, copy: &Path) -> Result<Backup, Error> {
         Ok(done) => {
             let said = String::from_utf8_lossy(&done.stderr);
             let first = said.lines().next().unwrap_or("it failed").to_owned();
-            Err(Error::Dump(crate::error::printable(&first)))
+            Err(Error::Dump(stepkit::printable(&first)))
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Backup::Skipped(
             "pg_dump is not on the PATH (it comes with PostgreSQL's client tools)".to_owned(),

@@ -242,8 +242,17 @@ impl Served {
 
     /// Sends Ctrl-C (SIGINT) and waits for the process; returns whether it
     /// exited successfully, the rest of stdout, and all of stderr.
-    pub fn stop(mut self) -> Run {
-        self.interrupt();
+    pub fn stop(self) -> Run {
+        self.stop_with("-INT")
+    }
+
+    /// Sends SIGTERM, as `docker stop` and systemd do, and waits, as [`stop`](Served::stop).
+    pub fn terminate(self) -> Run {
+        self.stop_with("-TERM")
+    }
+
+    fn stop_with(mut self, signal: &str) -> Run {
+        self.signal(signal);
         let status = self.child.wait().expect("serve exits");
         let mut stdout = String::new();
         self.stdout
@@ -266,10 +275,10 @@ impl Served {
         self.child.wait().expect("serve exits");
     }
 
-    fn interrupt(&self) {
+    fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
         Command::new("kill")
-            .args(["-INT", &pid])
+            .args([signal, &pid])
             .status()
             .expect("kill runs");
     }

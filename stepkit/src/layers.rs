@@ -1,0 +1,120 @@
+//! What every request passes through, outermost first: a number for the
+//! log, readable error bodies, panic catching, a time limit and a body
+//! limit. Werkzeug and Flask do this for a Flask app: its error pages, its
+//! `MAX_CONTENT_LENGTH`, and the 500 page a crashing view gets.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{Environment, context};
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument;
+
+use crate::text::printable;
+
+/// The largest request body accepted, in bytes; a larger one is answered 413.
+pub const BODY_LIMIT: usize = 16 * 1024;
+/// The longest a request may take, body included; then it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of a 4xx answer's own text its readable body repeats.
+const DETAIL_CHARS: usize = 200;
+
+// ANCHOR: layers
+/// Wraps `routes` in the layers every request passes through. The last one
+/// added is outermost: it numbers the request, and words whatever answer
+/// comes back, a panic's 500 included. Pages are worded with the step's
+/// `error.html`, which gets `status` and `detail`.
+pub fn layers<S>(routes: Router<S>, templates: Arc<Environment<'static>>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let pages = ErrorPages {
+        templates,
+        requests: Arc::default(),
+    };
+    routes
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn_with_state(pages, readable_errors))
+}
+// ANCHOR_END: layers
+
+/// What the error layer needs: the step's templates, and a counter that
+/// numbers the requests.
+#[derive(Clone)]
+struct ErrorPages {
+    templates: Arc<Environment<'static>>,
+    requests: Arc<AtomicU64>,
+}
+
+// ANCHOR: readable_errors
+/// Numbers each request for the log, and gives every error answer a short
+/// readable body: JSON under `/api/`, a page elsewhere. A 5xx tells the
+/// client nothing internal, only the number the log lines carry.
+async fn readable_errors(
+    State(pages): State<ErrorPages>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let id = pages.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", id, method = %request.method(), path);
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    tracing::info!(parent: &span, "answered {status}");
+    let api = path.starts_with("/api/");
+    if !(status.is_client_error() || status.is_server_error()) || is_worded(&response, api) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let detail = match status.is_server_error() {
+        true => {
+            format!("Something went wrong on the server (request {id}); its log has the details.")
+        }
+        false => {
+            let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            printable(&text.trim().chars().take(DETAIL_CHARS).collect::<String>())
+        }
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let status = status.to_string();
+    if api {
+        let error = if detail.is_empty() { &status } else { &detail };
+        return (parts, Json(json!({ "error": error }))).into_response();
+    }
+    let page = pages
+        .templates
+        .get_template("error.html")
+        .and_then(|template| template.render(context! { status, detail }));
+    match page {
+        Ok(page) => (parts, Html(page)).into_response(),
+        Err(err) => {
+            tracing::error!("cannot render error.html: {err}");
+            (parts, status).into_response()
+        }
+    }
+}
+// ANCHOR_END: readable_errors
+
+/// True when a handler already gave the answer a body of the right kind:
+/// JSON under `/api/`, HTML elsewhere.
+fn is_worded(response: &Response, api: bool) -> bool {
+    let kind = response.headers().get(header::CONTENT_TYPE);
+    let kind = kind.and_then(|kind| kind.to_str().ok()).unwrap_or_default();
+    kind.starts_with(if api { "application/json" } else { "text/html" })
+}

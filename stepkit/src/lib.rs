@@ -1,0 +1,31 @@
+//! The kit: what every web step needs and no chapter teaches. For a Flask
+//! app, Flask, Werkzeug and gunicorn do this part; here it is one small
+//! crate, so that each step's own `src/` holds its lesson.
+//!
+//! Read in this order; each file uses only the ones above it:
+//!
+//! 1. `text.rs`: a user's text made safe and short for a message.
+//! 2. `error.rs`: what can go wrong in the kit, in one line each.
+//! 3. `setting.rs`: the database setting: `--database`, `DATABASE_URL`, or
+//!    the instance folder's file, and the values refused.
+//! 4. `logging.rs`: the log on stderr, and `RUST_LOG`.
+//! 5. `layers.rs`: what every request passes through: a body limit, a time
+//!    limit, panic catching, a request number, and readable error bodies.
+//! 6. `serve.rs`: `serve`: 127.0.0.1, timeouts, a graceful stop on Ctrl-C
+//!    and SIGTERM (gunicorn's part).
+//! 7. `session.rs` (feature `sessions`): the web half of a login: the
+//!    secret key, the session cookie and the same-origin check.
+
+pub mod error;
+pub mod layers;
+pub mod logging;
+pub mod serve;
+#[cfg(feature = "sessions")]
+pub mod session;
+pub mod setting;
+pub mod text;
+
+pub use error::Error;
+pub use layers::layers;
+pub use serve::serve;
+pub use text::{printable, quote};

@@ -1,0 +1,140 @@
+//! The web half of a login, which Flask gives an app: the secret key, the
+//! session cookie with its flags, and the check that a form was posted
+//! from this site. What the session holds and where it is kept is the
+//! step's own lesson.
+
+use std::path::Path;
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, Key, SameSite};
+
+use crate::Error;
+
+/// The name of the session cookie, as Flask names its own.
+pub const SESSION_COOKIE: &str = "session";
+/// The key's length in bytes; `SECRET_KEY` holds twice as many hex digits.
+const KEY_BYTES: usize = 64;
+/// A random 64-byte key holds about 57 different byte values; fewer than
+/// this many means a key typed by hand, not generated.
+const MIN_DISTINCT_BYTES: usize = 16;
+
+// ANCHOR: secret_key
+/// The secret key: from `SECRET_KEY` (128 hex digits, 64 bytes) if set;
+/// else from `file`, which the first start fills with a new random key.
+/// Never a constant in the code: a key anyone can read signs cookies anyone
+/// can forge.
+pub fn secret_key(from_env: Option<&str>, file: &Path) -> Result<Key, Error> {
+    if let Some(hex) = from_env {
+        return key_from_hex(hex.trim()).map_err(|why| {
+            let hint = "make one with: python3 -c 'import secrets; print(secrets.token_hex(64))'";
+            Error::SecretKey(format!("SECRET_KEY {why}; {hint}"))
+        });
+    }
+    let shown = file.display();
+    match std::fs::read_to_string(file) {
+        Ok(text) => key_from_hex(text.trim())
+            .map_err(|why| Error::SecretKey(format!("the key in {shown} {why}"))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = Key::generate();
+            let hex: String = key.master().iter().map(|b| format!("{b:02x}")).collect();
+            write_private(file, &(hex + "\n"))
+                .map_err(|err| Error::SecretKey(format!("cannot write {shown}: {err}")))?;
+            tracing::info!("generated a new secret key in {shown}");
+            Ok(key)
+        }
+        Err(err) => Err(Error::SecretKey(format!("cannot read {shown}: {err}"))),
+    }
+}
+// ANCHOR_END: secret_key
+
+/// The key that `hex` spells, or why it spells none.
+fn key_from_hex(hex: &str) -> Result<Key, &'static str> {
+    if hex.len() != 2 * KEY_BYTES || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("is not 128 hex digits (64 bytes)");
+    }
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).expect("hex digits, checked"))
+        .collect();
+    let mut distinct = bytes.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < MIN_DISTINCT_BYTES {
+        return Err("is not random: it repeats too few byte values");
+    }
+    Key::try_from(bytes.as_slice()).map_err(|_| "is not 128 hex digits (64 bytes)")
+}
+
+/// Writes `text` to `path`, which must not exist yet, readable only by its
+/// owner: a key other users of the machine could read would let them forge
+/// any login. The text goes to a temporary file first, which takes the real
+/// name only when it is complete, so a full disk leaves no half-written key.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)?;
+    }
+    let partial = path.with_extension("partial");
+    let _ = std::fs::remove_file(&partial); // left by a start that was killed
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&partial).and_then(|mut file| {
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()
+    });
+    // A hard link, unlike a rename, never replaces a file that is there.
+    let placed = written.and_then(|()| std::fs::hard_link(&partial, path));
+    let _ = std::fs::remove_file(&partial);
+    placed
+}
+
+// ANCHOR: cookie
+/// The session cookie holding `value`: sent back on every path, never
+/// readable by the page's scripts (`HttpOnly`), and left off requests that
+/// other sites start, but for plain links (`SameSite=Lax`).
+pub fn session_cookie(value: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .build()
+}
+
+/// What a response removes to end the session cookie.
+pub fn no_session_cookie() -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE).path("/").build()
+}
+// ANCHOR_END: cookie
+
+// ANCHOR: same_origin
+/// Refuses a form posted from another site: a request that changes
+/// something (anything but GET and HEAD) whose browser says it comes from
+/// elsewhere. The session cookie's `SameSite=Lax` already keeps it off such
+/// requests in current browsers; this check does not rely on that alone.
+pub async fn same_origin(request: Request, next: Next) -> Response {
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if changes && is_cross_site(request.headers()) {
+        tracing::warn!("refused a request from another site");
+        let refusal = "This request came from another site, so it was refused.";
+        return (StatusCode::FORBIDDEN, refusal).into_response();
+    }
+    next.run(request).await
+}
+
+/// True when the browser says so (`Sec-Fetch-Site: cross-site`), or when
+/// the `Origin` it sends is not this server's `Host`.
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if text("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    match text("origin") {
+        None => false,
+        Some(origin) => origin.split_once("://").map(|(_, rest)| rest) != text("host"),
+    }
+}
+// ANCHOR_END: same_origin

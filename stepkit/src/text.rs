@@ -1,0 +1,27 @@
+//! A user's text, made safe and short for a message or a log line.
+
+/// How much of a bad value a message repeats.
+pub const QUOTED_CHARS: usize = 40;
+
+/// `text` in double quotes for a message: escaped, and cut after
+/// [`QUOTED_CHARS`] characters, so a 5 MB value makes a short message.
+pub fn quote(text: &str) -> String {
+    let shown: String = text.chars().take(QUOTED_CHARS).collect();
+    let more = if text.chars().count() > QUOTED_CHARS {
+        "..."
+    } else {
+        ""
+    };
+    format!("\"{}\"{more}", printable(&shown))
+}
+
+/// `text` with its control characters escaped (`\u{1b}`), so that printing
+/// it can never send a terminal an escape sequence.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}

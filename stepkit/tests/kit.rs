@@ -1,0 +1,271 @@
+//! The kit's own tests: the database setting, the quoting, the layers and
+//! their readable errors, and the web half of sessions. How `serve` starts
+//! and stops is tested on step 2's real binary, which uses it.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::{get, post};
+use minijinja::Environment;
+use stepkit::layers::BODY_LIMIT;
+use stepkit::setting::sqlite_path;
+use testkit::{get as get_request, post as post_request, send};
+
+const DEFAULT: &str = "instance/kit.sqlite";
+
+#[test]
+fn the_setting_names_one_sqlite_file_or_is_refused_in_one_line() {
+    let path = |value| sqlite_path(value, DEFAULT).map(|p| p.display().to_string());
+    assert_eq!(path(None).unwrap(), DEFAULT);
+    for (value, file) in [
+        ("data/app.sqlite", "data/app.sqlite"),
+        ("sqlite:data/app.sqlite", "data/app.sqlite"),
+        ("sqlite://data/app.sqlite", "data/app.sqlite"),
+        ("sqlite:///tmp/app.sqlite", "/tmp/app.sqlite"),
+        ("SQLITE:app.sqlite", "app.sqlite"),
+        ("C:\\data\\app.sqlite", "C:\\data\\app.sqlite"),
+    ] {
+        assert_eq!(path(Some(value)).unwrap(), file, "{value}");
+    }
+    let setting = "the database setting (from --database or DATABASE_URL)";
+    for (value, why) in [
+        (
+            "postgres://ann:secret@db/blog",
+            "is a `postgres:` URL, but this step needs a SQLite file: a path or a sqlite: URL",
+        ),
+        (
+            "sqlite:app.sqlite?mode=ro",
+            "\"sqlite:app.sqlite?mode=ro\" carries options (?...), which this step does not honour; give a plain path",
+        ),
+        (
+            "sqlite::memory:",
+            "\"sqlite::memory:\" is an in-memory database, which would be gone when the command ends",
+        ),
+        (
+            "sqlite:file:%3Amemory%3A",
+            "\"sqlite:file:%3Amemory%3A\" is a SQLite file: URI, which this step does not read; give a plain path",
+        ),
+        (
+            "file:x.sqlite",
+            "is a `file:` URL, but this step needs a SQLite file: a path or a sqlite: URL",
+        ),
+        ("sqlite:  ", "\"sqlite:  \" names no file"),
+    ] {
+        let err = path(Some(value)).unwrap_err().to_string();
+        assert_eq!(err, format!("{setting} {why}"), "{value}");
+    }
+}
+
+#[test]
+fn a_refused_setting_never_repeats_a_password() {
+    let err = sqlite_path(Some("postgres://ann:s3cret@db/blog"), DEFAULT).unwrap_err();
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+}
+
+#[test]
+fn quoting_is_short_and_escaped() {
+    assert_eq!(stepkit::quote("ann"), "\"ann\"");
+    assert_eq!(stepkit::quote("a\u{1b}[31mred"), "\"a\\u{1b}[31mred\"");
+    let long = "x".repeat(5_000);
+    assert_eq!(stepkit::quote(&long), format!("\"{}\"...", "x".repeat(40)));
+}
+
+/// An app on the kit's layers, with an error page that shows where it came
+/// from, and handlers that answer, fail plainly, or panic.
+fn app() -> Router {
+    let mut templates = Environment::new();
+    templates
+        .add_template("error.html", "<h1>{{ status }}</h1><p>{{ detail }}</p>")
+        .unwrap();
+    let routes = Router::new()
+        .route("/", get(|| async { "home" }))
+        .route(
+            "/plain",
+            get(|| async { (StatusCode::BAD_REQUEST, "no <b>bold</b> here") }),
+        )
+        .route("/panics", get(panics))
+        .route("/api/panics", get(panics))
+        .route("/api/echo", post(|body: String| async move { body }));
+    stepkit::layers(routes, Arc::new(templates))
+}
+
+async fn panics() -> &'static str {
+    panic!("secret detail")
+}
+
+#[tokio::test]
+async fn error_answers_are_worded_as_pages_or_json() {
+    let app = app();
+    assert_eq!(
+        send(&app, get_request("/")).await,
+        (StatusCode::OK, "home".into())
+    );
+    let (status, page) = send(&app, get_request("/nowhere")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(page, "<h1>404 Not Found</h1><p></p>");
+    let (status, page) = send(&app, get_request("/plain")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        page,
+        "<h1>400 Bad Request</h1><p>no &lt;b&gt;bold&lt;&#x2f;b&gt; here</p>"
+    );
+    let (status, json) = send(&app, get_request("/api/nowhere")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json, r#"{"error":"404 Not Found"}"#);
+}
+
+#[tokio::test]
+async fn a_panic_is_a_numbered_500_that_tells_nothing_internal() {
+    let app = app();
+    let (status, page) = send(&app, get_request("/panics")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        page.contains("Something went wrong on the server (request 1)"),
+        "{page}"
+    );
+    assert!(!page.contains("secret"), "{page}");
+    let (status, json) = send(&app, get_request("/api/panics")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        json,
+        r#"{"error":"Something went wrong on the server (request 2); its log has the details."}"#
+    );
+    // The server is still serving.
+    assert_eq!(send(&app, get_request("/")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413() {
+    let app = app();
+    let fits = "x".repeat(BODY_LIMIT);
+    let (status, body) = send(&app, post_request("/api/echo", "text/plain", fits.clone())).await;
+    assert_eq!((status, body.len()), (StatusCode::OK, BODY_LIMIT));
+    let over = "x".repeat(BODY_LIMIT + 1);
+    let (status, json) = send(&app, post_request("/api/echo", "text/plain", over)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(json.starts_with(r#"{"error":"#), "{json}");
+}
+
+#[tokio::test]
+async fn without_an_error_template_the_status_is_still_said() {
+    let routes: Router = Router::new();
+    let app = stepkit::layers(routes, Arc::new(Environment::new()));
+    let request = Request::get("/nowhere").body(Body::empty()).unwrap();
+    assert_eq!(
+        send(&app, request).await,
+        (StatusCode::NOT_FOUND, "404 Not Found".into())
+    );
+}
+
+#[cfg(feature = "sessions")]
+mod sessions {
+    use std::path::Path;
+
+    use axum::Router;
+    use axum::http::{Request, StatusCode};
+    use axum::middleware;
+    use axum::routing::post;
+    use stepkit::session::{same_origin, secret_key, session_cookie};
+
+    const GOOD: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\
+                        fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+
+    #[test]
+    fn a_key_from_the_environment_is_128_hex_digits_and_random_looking() {
+        let unused = Path::new("/nonexistent/key");
+        assert!(secret_key(Some(GOOD), unused).is_ok());
+        let hint = "; make one with: python3 -c 'import secrets; print(secrets.token_hex(64))'";
+        for (value, why) in [
+            ("abc", "is not 128 hex digits (64 bytes)"),
+            (&"+0".repeat(64), "is not 128 hex digits (64 bytes)"),
+            (
+                &"0".repeat(128),
+                "is not random: it repeats too few byte values",
+            ),
+            (
+                &"ab01".repeat(32),
+                "is not random: it repeats too few byte values",
+            ),
+        ] {
+            let err = secret_key(Some(value), unused).err().unwrap().to_string();
+            assert_eq!(err, format!("the secret key: SECRET_KEY {why}{hint}"));
+        }
+    }
+
+    #[test]
+    fn a_generated_key_is_kept_private_and_reused() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("instance/secret-key");
+        let first = secret_key(None, &file).unwrap();
+        let again = secret_key(None, &file).unwrap();
+        assert_eq!(first.master(), again.master());
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text.trim().len(), 128);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let left: Vec<_> = std::fs::read_dir(file.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the key file: {left:?}");
+    }
+
+    #[test]
+    fn a_bad_key_file_is_named_in_the_message() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("secret-key");
+        std::fs::write(&file, "").unwrap();
+        let err = secret_key(None, &file).err().unwrap().to_string();
+        let expected = format!(
+            "the secret key: the key in {} is not 128 hex digits (64 bytes)",
+            file.display()
+        );
+        assert_eq!(err, expected);
+    }
+
+    #[test]
+    fn the_session_cookie_is_http_only_and_same_site() {
+        let cookie = session_cookie("token".into()).to_string();
+        assert_eq!(cookie, "session=token; HttpOnly; SameSite=Lax; Path=/");
+    }
+
+    #[tokio::test]
+    async fn a_change_from_another_site_is_refused() {
+        let app = Router::new()
+            .route("/create", post(|| async { "created" }))
+            .layer(middleware::from_fn(same_origin));
+        let request = |headers: &[(&str, &str)]| {
+            let mut request = Request::post("/create");
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            request.body(axum::body::Body::empty()).unwrap()
+        };
+        let host = ("host", "127.0.0.1:5000");
+        for (headers, expected) in [
+            (vec![host], StatusCode::OK),
+            (
+                vec![host, ("origin", "http://127.0.0.1:5000")],
+                StatusCode::OK,
+            ),
+            (
+                vec![host, ("origin", "https://evil.example")],
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                vec![host, ("sec-fetch-site", "cross-site")],
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                vec![host, ("sec-fetch-site", "same-origin")],
+                StatusCode::OK,
+            ),
+        ] {
+            let (status, _) = testkit::send(&app, request(&headers)).await;
+            assert_eq!(status, expected, "{headers:?}");
+        }
+    }
+}
