@@ -2,5 +2,4 @@
 //! cargo does not know it did: this tells cargo to rebuild when it changes.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
-    println!("cargo:rerun-if-changed=migrations-postgres");
 }

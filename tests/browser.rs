@@ -17,7 +17,6 @@ use std::process::{Child, Command, Stdio};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-use step05_relationships::backend::Location;
 use step05_relationships::{Config, create_app, db};
 use testkit::workspace_root;
 
@@ -91,9 +90,8 @@ fn say(line: &str) {
 
 /// Step 5's app on a fresh database, served on a free port of 127.0.0.1.
 async fn serve_step05(path: &Path) -> SocketAddr {
-    db::init_db(&Location::Sqlite(path.to_path_buf())).expect("step 5's tables");
-    let app =
-        create_app(Config::testing(Location::Sqlite(path.to_path_buf()))).expect("step 5's app");
+    db::init_db(path).expect("step 5's tables");
+    let app = create_app(Config::testing(path.to_path_buf())).expect("step 5's app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");

@@ -15,13 +15,14 @@ use std::path::{Path, PathBuf};
 use similar::{ChangeTag, TextDiff};
 use testkit::workspace_root;
 
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 7] = [
     "step01-raw-sqlite",
     "step02-connection-per-request",
     "step03-schema-init",
     "step04-orm",
     "step05-relationships",
     "step06-migrations",
+    "step07-postgres",
 ];
 const FOLDERS: [&str; 4] = ["src", "templates", "migrations", "migrations-postgres"];
 const NARRATION: &str = "src/walkthrough.rs";

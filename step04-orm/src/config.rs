@@ -3,9 +3,10 @@
 //! global, so a test can build as many apps, on as many databases, as it
 //! likes.
 
+use std::path::PathBuf;
+
 use axum::Router;
 
-use crate::backend::Location;
 use crate::db::{self, Database};
 use crate::{Error, routes};
 
@@ -13,15 +14,15 @@ use crate::{Error, routes};
 /// step reads.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The database: Flask's `app.config["DATABASE"]`.
-    pub database: Location,
+    /// The SQLite file: Flask's `app.config["DATABASE"]`.
+    pub database: PathBuf,
     /// True for a config from [`Config::testing`]: Flask's `TESTING`.
     pub testing: bool,
 }
 
 impl Config {
     /// The config `serve` uses: the database at `database`.
-    pub fn new(database: Location) -> Config {
+    pub fn new(database: PathBuf) -> Config {
         Config {
             database,
             testing: false,
@@ -30,7 +31,7 @@ impl Config {
 
     /// A config for a test, on a database the test owns (in a temporary
     /// folder, say) and has run `init_db` on: flaskr's `test_config`.
-    pub fn testing(database: Location) -> Config {
+    pub fn testing(database: PathBuf) -> Config {
         Config {
             database,
             testing: true,

@@ -4,26 +4,22 @@
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
-//! 1. `backend.rs`: a SQLite file or a PostgreSQL server, and one connection
-//!    type for both.
-//! 2. `timestamp.rs`: `post.created` as a date-time, not a string.
-//! 3. `error.rs`: every way the step can fail, and what a client is told.
-//! 4. `password.rs`: passwords as argon2 hashes, as in step 3.
-//! 5. `schema.sql`, `schema.postgres.sql` and `schema.rs`: the tables in
-//!    each dialect, and diesel's picture of them.
-//! 6. `models.rs`: the rows as structs, the queries built by diesel, and
+//! 1. `timestamp.rs`: `post.created` as a date-time, not a string.
+//! 2. `error.rs`: every way the step can fail, and what a client is told.
+//! 3. `password.rs`: passwords as argon2 hashes, as in step 3.
+//! 4. `schema.sql` and `schema.rs`: the tables, and diesel's picture of them.
+//! 5. `models.rs`: the rows as structs, the queries built by diesel, and
 //!    the input rules a user or post must meet.
-//! 7. `db.rs`: `init-db`, the pool and its pragmas, and the request's
+//! 6. `db.rs`: `init-db`, the pool and its pragmas, and the request's
 //!    connection, checked out of the pool on first use.
-//! 8. `api.rs`: the JSON API, a blueprint mounted at `/api`.
-//! 9. `routes.rs`: the pages, and the app that joins them with the API.
-//! 10. `config.rs`: the app factory, `create_app(config)`.
-//! 11. `main.rs`: the command line: `init-db` and `serve`.
+//! 7. `api.rs`: the JSON API, a blueprint mounted at `/api`.
+//! 8. `routes.rs`: the pages, and the app that joins them with the API.
+//! 9. `config.rs`: the app factory, `create_app(config)`.
+//! 10. `main.rs`: the command line: `init-db` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
 pub mod api;
-pub mod backend;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -1,9 +1,9 @@
 //! The command line of step 4. With no command it runs the walkthrough.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use step04_orm::backend::Location;
 use step04_orm::{Config, Error, create_app, db, walkthrough};
 
 /// Step 4: step 3's blog tables through the diesel ORM: CRUD, a JSON API,
@@ -14,8 +14,8 @@ use step04_orm::{Config, Error, create_app, db, walkthrough};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// The database for `init-db` and `serve`: a SQLite path or sqlite: URL,
-    /// or a postgres:// URL [default: instance/step04.sqlite]
+    /// The database for `init-db` and `serve`: a path or a sqlite: URL
+    /// [default: instance/step04.sqlite]
     #[arg(
         long,
         global = true,
@@ -33,9 +33,8 @@ struct Cli {
 enum Command {
     /// Clear the existing data and create new tables (runs schema.sql).
     InitDb,
-    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It logs each
-    /// request, and each connection checked out and given back, to stderr
-    /// (RUST_LOG=warn quiets it).
+    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It logs each request, and
+    /// each connection checked out and given back, to stderr (RUST_LOG=warn quiets it).
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
@@ -62,7 +61,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Error> {
     // The walkthrough has a database of its own; only the commands read this.
-    let database = || db::location(cli.database.as_deref());
+    let database = || stepkit::setting::sqlite_path(cli.database.as_deref(), db::DEFAULT_DATABASE);
     let out = &mut std::io::stdout().lock();
     match cli.command {
         None => walkthrough::run(out),
@@ -72,9 +71,9 @@ fn run(cli: Cli) -> Result<(), Error> {
 }
 
 /// Builds the app from its config and serves it until Ctrl-C or SIGTERM.
-fn serve(location: Location, port: u16) -> Result<(), Error> {
+fn serve(path: PathBuf, port: u16) -> Result<(), Error> {
     stepkit::logging::init("step04_orm");
-    let app = create_app(Config::new(location.clone()))?; // blocking, before tokio starts
-    stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, &location))?;
+    let app = create_app(Config::new(path.clone()))?; // SQLite, before tokio starts
+    stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, path.display()))?;
     Ok(())
 }

@@ -3,13 +3,11 @@
 //! Flask-SQLAlchemy's `User.query.filter_by(...)` is `user::table.filter(...)`.
 
 use diesel::connection::DefaultLoadingMode;
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 
-use crate::backend::Conn;
 use crate::schema::{post, user};
 use crate::timestamp::Timestamp;
 use crate::{Error, password};
@@ -25,7 +23,7 @@ pub const MAX_BODY_CHARS: usize = 10_000;
 /// A user as pages and JSON show it. `Selectable` reads only these columns:
 /// the password hash is never loaded, so it can never be shown.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize)]
-#[diesel(table_name = user, check_for_backend(Sqlite, Pg))]
+#[diesel(table_name = user, check_for_backend(Sqlite))]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -41,7 +39,7 @@ struct NewUser<'a> {
 
 /// A post, with its `created` typed as in step 3.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize)]
-#[diesel(table_name = post, check_for_backend(Sqlite, Pg))]
+#[diesel(table_name = post, check_for_backend(Sqlite))]
 pub struct Post {
     pub id: i64,
     pub author_id: i64,
@@ -128,7 +126,11 @@ impl<T> Paginated<T> {
 // ANCHOR: create_user
 /// Adds a user, storing only the argon2 hash of `password`, and returns it:
 /// `db.session.add(User(...))` and `commit()` in one call.
-pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<User, Error> {
+pub fn create_user(
+    conn: &mut SqliteConnection,
+    username: &str,
+    password: &str,
+) -> Result<User, Error> {
     let hashed = password::hash(password)?;
     let new_user = NewUser {
         username,
@@ -136,8 +138,7 @@ pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<Us
     };
     let created = diesel::insert_into(user::table)
         .values(&new_user)
-        // The columns by name: on a `Conn`, diesel cannot return a `User::as_returning()`.
-        .returning((user::id, user::username))
+        .returning(User::as_returning())
         .get_result(conn)?;
     Ok(created)
 }
@@ -145,7 +146,7 @@ pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<Us
 
 // ANCHOR: queries
 /// `User.query.all()`, in id order.
-pub fn all_users(conn: &mut Conn) -> QueryResult<Vec<User>> {
+pub fn all_users(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
     user::table
         .select(User::as_select())
         .order(user::id)
@@ -153,7 +154,7 @@ pub fn all_users(conn: &mut Conn) -> QueryResult<Vec<User>> {
 }
 
 /// `Post.query.filter_by(author_id=...).order_by(Post.title).all()`.
-pub fn posts_by(conn: &mut Conn, author_id: i64) -> QueryResult<Vec<Post>> {
+pub fn posts_by(conn: &mut SqliteConnection, author_id: i64) -> QueryResult<Vec<Post>> {
     post::table
         .filter(post::author_id.eq(author_id))
         .order(post::title)
@@ -162,7 +163,7 @@ pub fn posts_by(conn: &mut Conn, author_id: i64) -> QueryResult<Vec<Post>> {
 }
 
 /// `User.query.get(id)`.
-pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
+pub fn find_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<User>> {
     user::table
         .find(id)
         .select(User::as_select())
@@ -179,14 +180,11 @@ pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
 /// use diesel::prelude::*;
 /// use step04_orm::schema::user;
 ///
-/// fn misspelled(conn: &mut Conn) -> QueryResult<Vec<i64>> {
+/// fn misspelled(conn: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
 ///     user::table.filter(user::usrname.eq("ann")).select(user::id).load(conn)
 /// }
 /// ```
-pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>> {
-    if has_nul(name) {
-        return Ok(None);
-    }
+pub fn user_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option<User>> {
     user::table
         .filter(user::username.eq(name))
         .select(User::as_select())
@@ -195,28 +193,22 @@ pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>
 }
 
 /// `User.query.count()`.
-pub fn count_users(conn: &mut Conn) -> QueryResult<i64> {
+pub fn count_users(conn: &mut SqliteConnection) -> QueryResult<i64> {
     user::table.count().get_result(conn)
 }
 
 /// Users in id order, one page of them; with `search`, only usernames that
-/// contain it, in any case, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
+/// contain it, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
 pub fn users_page(
-    conn: &mut Conn,
+    conn: &mut SqliteConnection,
     search: Option<&str>,
     page: Page,
 ) -> QueryResult<Paginated<User>> {
-    if search.is_some_and(has_nul) {
-        return Ok(page.of(Vec::new(), 0));
-    }
     let matching = || {
         let mut query = user::table.into_boxed();
         if let Some(text) = search {
-            // SQLite's LIKE ignores the case of A to Z, PostgreSQL's no
-            // case: lowering both sides gives one answer on both for A to Z
-            // (PostgreSQL's lower() also lowers É, SQLite's does not).
-            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-            query = query.filter(lower(user::username).like(pattern).escape('\\'));
+            let pattern = format!("%{}%", escape_like(text));
+            query = query.filter(user::username.like(pattern).escape('\\'));
         }
         query
     };
@@ -230,18 +222,6 @@ pub fn users_page(
     Ok(page.of(users, total))
 }
 // ANCHOR_END: queries
-
-diesel::define_sql_function! {
-    /// SQL's `lower(text)`, for a search that ignores case on both databases.
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
-/// True for text with a NUL character. No stored name holds one (input
-/// with control characters is refused), and PostgreSQL refuses one in a
-/// query, so a lookup by such a name finds nothing without asking.
-fn has_nul(text: &str) -> bool {
-    text.contains('\0')
-}
 
 /// `text` with LIKE's wildcards escaped, so they match themselves.
 fn escape_like(text: &str) -> String {
@@ -258,7 +238,7 @@ fn escape_like(text: &str) -> String {
 /// Gives user `id` a new username and/or password (stored hashed), and
 /// returns the user as it is now, or `None` if there is no such user.
 pub fn update_user(
-    conn: &mut Conn,
+    conn: &mut SqliteConnection,
     id: i64,
     username: Option<&str>,
     password: Option<&str>,
@@ -270,7 +250,7 @@ pub fn update_user(
     );
     let updated = diesel::update(user::table.find(id))
         .set(changes)
-        .returning((user::id, user::username))
+        .returning(User::as_returning())
         .get_result(conn)
         .optional()?;
     Ok(updated)
@@ -278,7 +258,7 @@ pub fn update_user(
 
 /// `db.session.delete(user)`: how many rows went (0 or 1). With foreign keys
 /// on, a user who still has posts cannot go: that is a ForeignKeyViolation.
-pub fn delete_user(conn: &mut Conn, id: i64) -> QueryResult<usize> {
+pub fn delete_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<usize> {
     diesel::delete(user::table.find(id)).execute(conn)
 }
 
@@ -296,7 +276,7 @@ pub struct PostWithAuthor {
 /// read one by one, so a row that cannot be read (a malformed `created`)
 /// comes back as an error beside the others instead of failing the page.
 pub fn posts_page(
-    conn: &mut Conn,
+    conn: &mut SqliteConnection,
     page: Page,
 ) -> QueryResult<(Paginated<PostWithAuthor>, Vec<diesel::result::Error>)> {
     let total = post::table.count().get_result(conn)?;
@@ -319,7 +299,7 @@ pub fn posts_page(
 // ANCHOR_END: posts_page
 
 /// One post with its author, if it exists.
-pub fn find_post(conn: &mut Conn, id: i64) -> QueryResult<Option<PostWithAuthor>> {
+pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<PostWithAuthor>> {
     let row: Option<(Post, String)> = post::table
         .inner_join(user::table)
         .filter(post::id.eq(id))
@@ -331,7 +311,7 @@ pub fn find_post(conn: &mut Conn, id: i64) -> QueryResult<Option<PostWithAuthor>
 
 /// Adds a post and returns its id. An `author_id` with no user behind it is
 /// a ForeignKeyViolation, since the pool turns foreign keys on.
-pub fn create_post(conn: &mut Conn, new_post: &NewPost<'_>) -> QueryResult<i64> {
+pub fn create_post(conn: &mut SqliteConnection, new_post: &NewPost<'_>) -> QueryResult<i64> {
     diesel::insert_into(post::table)
         .values(new_post)
         .returning(post::id)
@@ -339,7 +319,11 @@ pub fn create_post(conn: &mut Conn, new_post: &NewPost<'_>) -> QueryResult<i64> 
 }
 
 /// Applies `changes` to post `id`; `false` if there is no such post.
-pub fn update_post(conn: &mut Conn, id: i64, changes: &PostChanges) -> QueryResult<bool> {
+pub fn update_post(
+    conn: &mut SqliteConnection,
+    id: i64,
+    changes: &PostChanges,
+) -> QueryResult<bool> {
     let rows = diesel::update(post::table.find(id))
         .set(changes)
         .execute(conn)?;
@@ -347,13 +331,13 @@ pub fn update_post(conn: &mut Conn, id: i64, changes: &PostChanges) -> QueryResu
 }
 
 /// Deletes post `id`; `false` if there was no such post.
-pub fn delete_post(conn: &mut Conn, id: i64) -> QueryResult<bool> {
+pub fn delete_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(post::table.find(id)).execute(conn)? == 1)
 }
 
 /// `SELECT count(*) FROM user` through the ORM: proves the database answers
 /// and holds the table. The "It works." check.
-pub fn check(conn: &mut Conn) -> QueryResult<()> {
+pub fn check(conn: &mut SqliteConnection) -> QueryResult<()> {
     count_users(conn).map(|_| ())
 }
 

@@ -4,24 +4,15 @@
 //! `2024-03-05 14:07:30`. Python's flaskr registers a converter for columns
 //! declared `timestamp`; here the type itself knows how to leave and enter
 //! the database, through diesel's `FromSql` and `ToSql` traits.
-//!
-//! PostgreSQL has a real `timestamp` type, sent as a binary number; diesel
-//! already reads it into chrono's `NaiveDateTime`, so that side borrows
-//! chrono's impls. The third pair lets [`Conn`](crate::backend::Conn) pick
-//! the right one at run time.
 
 use std::fmt;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
-use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
-use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::{self, Text};
 use diesel::sqlite::{Sqlite, SqliteValue};
-
-use crate::backend::MultiBackend;
 
 /// The text layout SQLite's `CURRENT_TIMESTAMP` writes, in chrono's syntax.
 /// Reading also accepts a fraction of a second after the seconds.
@@ -73,37 +64,6 @@ impl ToSql<sql_types::Timestamp, Sqlite> for Timestamp {
     }
 }
 // ANCHOR_END: timestamp
-
-// ANCHOR: timestamp_pg
-/// PostgreSQL's `timestamp` holds no zone: this app stores UTC in it.
-impl FromSql<sql_types::Timestamp, Pg> for Timestamp {
-    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
-        let naive = <NaiveDateTime as FromSql<sql_types::Timestamp, Pg>>::from_sql(value)?;
-        Ok(Timestamp(naive.and_utc()))
-    }
-}
-
-impl ToSql<sql_types::Timestamp, Pg> for Timestamp {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        let naive = self.0.naive_utc();
-        <NaiveDateTime as ToSql<sql_types::Timestamp, Pg>>::to_sql(&naive, &mut out.reborrow())
-    }
-}
-
-/// On a [`Conn`](crate::backend::Conn), the backend it holds decides.
-impl FromSql<sql_types::Timestamp, MultiBackend> for Timestamp {
-    fn from_sql(value: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        value.from_sql::<Timestamp, sql_types::Timestamp>()
-    }
-}
-
-impl ToSql<sql_types::Timestamp, MultiBackend> for Timestamp {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-        out.set_value((sql_types::Timestamp, self));
-        Ok(IsNull::No)
-    }
-}
-// ANCHOR_END: timestamp_pg
 
 impl From<DateTime<Utc>> for Timestamp {
     /// Keeps microseconds at most, the precision Python's `datetime` has.

@@ -4,12 +4,11 @@
 //! every run, and prints nothing that changes from run to run.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
 use diesel::prelude::*;
 
 use crate::Error;
-use crate::backend::{Conn, Location};
 use crate::db::{self, Database};
 use crate::models::{self, NewPost, Page};
 use crate::schema::post;
@@ -19,19 +18,19 @@ pub const DEMO_DATABASE: &str = "instance/step04-walkthrough.sqlite";
 
 /// Runs the sections in order, writing the narration to `out`.
 pub fn run(out: &mut impl Write) -> Result<(), Error> {
-    let location = Location::Sqlite(PathBuf::from(DEMO_DATABASE));
+    let path = Path::new(DEMO_DATABASE);
     for suffix in ["", "-wal", "-shm"] {
         remove_if_present(&format!("{DEMO_DATABASE}{suffix}"))?;
     }
     writeln!(out, "Step 4: the blog's tables through diesel")?;
 
     heading(out, 1, "init-db, then a pool of connections")?;
-    db::init_db_command(&location, out)?;
+    db::init_db_command(path, out)?;
     writeln!(
         out,
         "diesel has no create_all(): schema.sql made the tables, schema.rs describes them."
     )?;
-    let database = Database::new(location)?;
+    let database = Database::new(path.to_path_buf())?;
     let conn = &mut *database.connect()?;
     writeln!(
         out,
@@ -51,7 +50,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     Ok(())
 }
 
-fn create(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn create(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(out, 2, "Create and commit")?;
     for name in ["ann", "bo", "cy"] {
         let user = models::create_user(conn, name, "correct horse battery staple")?;
@@ -80,7 +79,7 @@ fn create(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     Ok(())
 }
 
-fn read(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn read(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(
         out,
         3,
@@ -131,7 +130,7 @@ fn read(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     Ok(())
 }
 
-fn update_and_delete(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn update_and_delete(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(out, 4, "Update and delete")?;
     let renamed = models::update_user(conn, 3, Some("cyril"), None)?;
     writeln!(out, "update_user(3, username = \"cyril\") -> {renamed:?}")?;
@@ -150,7 +149,7 @@ fn update_and_delete(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error>
     Ok(())
 }
 
-fn rollback(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn rollback(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(
         out,
         5,
@@ -182,7 +181,7 @@ fn rollback(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     Ok(())
 }
 
-fn paginate(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn paginate(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(out, 6, "Pagination: LIMIT, OFFSET and a count")?;
     for number in [1, 2] {
         let (page, _) = models::posts_page(

@@ -1,7 +1,6 @@
-//! The database: where it lives (a SQLite file or a PostgreSQL server), the
-//! schema and `init-db`, a pool of diesel connections, and the connection
-//! each request checks out on first use and gives back when it ends. The
-//! queries are in `models.rs`.
+//! The database: where it lives, the schema and `init-db`, a pool of diesel
+//! connections, and the connection each request checks out on first use and
+//! gives back when it ends. The queries are in `models.rs`.
 //!
 //! Flask keeps the connection on `g` (`get_db`) and closes it in a
 //! `teardown_appcontext` function (`close_db`). Here the middleware
@@ -10,10 +9,9 @@
 //! opened, however the handler ended.
 
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -22,12 +20,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
-use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use futures_util::FutureExt;
-use stepkit::quote;
 
 use crate::Error;
-use crate::backend::{Conn, Location, check_postgres_url};
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
 /// Flask keeps its database in an `instance` folder, and so do we.
@@ -38,107 +34,34 @@ pub const DEFAULT_DATABASE: &str = "instance/step05.sqlite";
 /// `current_app.open_resource("schema.sql")`, with no file to lose at run time.
 pub const SCHEMA: &str = include_str!("schema.sql");
 
-/// The same tables in PostgreSQL's dialect.
-pub const SCHEMA_POSTGRES: &str = include_str!("schema.postgres.sql");
-
-/// Opens one connection to the database at `location`, creating a SQLite
-/// file if it is missing.
-pub fn connect(location: &Location) -> Result<Conn, Error> {
-    let conn = match location {
-        Location::Sqlite(path) => {
-            SqliteConnection::establish(&path.to_string_lossy()).map(Conn::Sqlite)
-        }
-        Location::Postgres(url) => PgConnection::establish(url).map(Conn::Postgres),
-    };
-    conn.map_err(|source| Error::Open {
-        database: location.clone(),
+/// Clears the existing data and creates new tables: runs [`SCHEMA`] on the
+/// file, creating the file and its folder first if they are missing.
+pub fn init_db(path: &Path) -> Result<(), Error> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut conn = establish(path)?;
+    conn.batch_execute(SCHEMA).map_err(|source| Error::Schema {
+        path: path.to_path_buf(),
         source,
     })
 }
 
-/// Turns the value of `--database` or `DATABASE_URL` into a [`Location`], so
-/// that one value means one database to every command.
-///
-/// A `postgres://` (or `postgresql://`) URL names a PostgreSQL database. A
-/// plain path is a SQLite file, taken as it is. A URL in sqlx's form is read
-/// too: `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
-/// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
-/// relative: mind the difference). Anything this step could not honour
-/// exactly is refused: other schemes (`mysql://`, `file:`), options such
-/// as `?mode=ro` on a SQLite URL, and in-memory databases, which vanish with
-/// the command.
-pub fn location(setting: Option<&str>) -> Result<Location, Error> {
-    let Some(value) = setting else {
-        return Ok(Location::Sqlite(PathBuf::from(DEFAULT_DATABASE)));
-    };
-    let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
-    // libpq's `host=... password=...` form would be taken for a file name.
-    let key_value = value.split_whitespace().all(|word| word.contains('='));
-    if stepkit::setting::url_scheme(value).is_none() && value.contains('=') && key_value {
-        return refuse("looks like libpq's key=value form; give a postgres:// URL".to_owned());
-    }
-    let path = match stepkit::setting::url_scheme(value) {
-        None => value,
-        Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
-            let rest = &value[scheme.len() + 1..];
-            if rest.contains('?') {
-                let why =
-                    "carries options (?...), which this step does not honour; give a plain path";
-                return refuse(format!("{} {why}", quote(value)));
-            }
-            rest.strip_prefix("//").unwrap_or(rest)
-        }
-        Some(scheme) if ["postgres", "postgresql"].contains(&&*scheme.to_ascii_lowercase()) => {
-            // libpq knows the scheme in lower case only.
-            let url = scheme.to_ascii_lowercase() + &value[scheme.len()..];
-            return match check_postgres_url(&url) {
-                None => Ok(Location::Postgres(url)),
-                Some(why) => refuse(why.to_owned()),
-            };
-        }
-        // The value may hold a password, so only its scheme is repeated.
-        Some(scheme) => {
-            return refuse(format!(
-                "is a `{scheme}:` URL, but this step needs a SQLite file (a path or a sqlite: URL) or a postgres:// URL"
-            ));
-        }
-    };
-    if path.trim().is_empty() {
-        return refuse(format!("{} names no file", quote(value)));
-    }
-    if path.contains(":memory:") {
-        let why = "is an in-memory database, which would be gone when the command ends";
-        return refuse(format!("{} {why}", quote(value)));
-    }
-    Ok(Location::Sqlite(PathBuf::from(path)))
-}
-
-/// Clears the existing data and creates new tables: runs [`SCHEMA`] (or
-/// [`SCHEMA_POSTGRES`]) on the database, creating a SQLite file and its
-/// folder first if they are missing.
-pub fn init_db(location: &Location) -> Result<(), Error> {
-    let schema = match location {
-        Location::Sqlite(path) => {
-            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
-                    path: folder.to_path_buf(),
-                    source,
-                })?;
-            }
-            SCHEMA
-        }
-        Location::Postgres(_) => SCHEMA_POSTGRES,
-    };
-    let mut conn = connect(location)?;
-    conn.batch_execute(schema).map_err(|source| Error::Schema {
-        database: location.clone(),
+/// Opens one connection to `path`, creating the file if it is missing.
+fn establish(path: &Path) -> Result<SqliteConnection, Error> {
+    let url = path.to_string_lossy();
+    SqliteConnection::establish(&url).map_err(|source| Error::Open {
+        path: path.to_path_buf(),
         source,
     })
 }
 
 /// The `init-db` command: [`init_db`], then the line Flask's command prints.
-pub fn init_db_command(location: &Location, out: &mut impl std::io::Write) -> Result<(), Error> {
-    init_db(location)?;
+pub fn init_db_command(path: &Path, out: &mut impl std::io::Write) -> Result<(), Error> {
+    init_db(path)?;
     writeln!(out, "Initialized the database.")?;
     Ok(())
 }
@@ -150,34 +73,25 @@ struct TableCount {
     count: i64,
 }
 
-/// Fails with a hint unless the database exists and holds both tables, so
-/// that `serve` stops at start-up rather than answering every request with 500.
-pub fn check_initialized(location: &Location) -> Result<(), Error> {
+/// Fails with a hint unless the file exists and holds both tables, so that
+/// `serve` stops at start-up rather than answering every request with 500.
+pub fn check_initialized(path: &Path) -> Result<(), Error> {
     let not_initialized = || Error::NotInitialized {
-        database: location.clone(),
+        path: path.to_path_buf(),
     };
-    if let Location::Sqlite(path) = location
-        && !path.exists()
-    {
+    if !path.exists() {
         return Err(not_initialized());
     }
-    let mut conn = connect(location)?;
-    // Each database lists its tables in a catalogue of its own.
-    let catalogue = match conn {
-        Conn::Sqlite(_) => {
-            "SELECT count(*) AS count FROM sqlite_schema WHERE type = 'table' AND name IN ('user', 'post')"
-        }
-        Conn::Postgres(_) => {
-            "SELECT count(*) AS count FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('user', 'post')"
-        }
-    };
-    let tables: i64 = diesel::sql_query(catalogue)
-        .get_result::<TableCount>(&mut conn)
-        .map_err(|source| Error::Schema {
-            database: location.clone(),
-            source,
-        })?
-        .count;
+    let mut conn = establish(path)?;
+    let tables: i64 = diesel::sql_query(
+        "SELECT count(*) AS count FROM sqlite_schema WHERE type = 'table' AND name IN ('user', 'post')",
+    )
+    .get_result::<TableCount>(&mut conn)
+    .map_err(|source| Error::Schema {
+        path: path.to_path_buf(),
+        source,
+    })?
+    .count;
     match tables {
         2 => Ok(()),
         _ => Err(not_initialized()),
@@ -187,72 +101,34 @@ pub fn check_initialized(location: &Location) -> Result<(), Error> {
 /// The most connections the pool keeps open.
 pub const POOL_SIZE: u32 = 8;
 
-/// How long a request waits for a connection (all lent, or the server
-/// down) before it is answered 503: well inside the request timeout.
-pub const POOL_WAIT: Duration = Duration::from_secs(5);
-
-/// Run on each new SQLite connection before the pool lends it out: the
-/// source's "optimizing" advice. A connection waits up to 5 s for another's
-/// write lock before saying "database is locked"; WAL lets readers go on
-/// while one connection writes; foreign keys are checked (SQLite's default
-/// is off); and each connection caches up to 16 MiB of pages. A PostgreSQL
-/// server needs none of this: it locks rows, not a file, and always checks
-/// foreign keys. It gets [`SESSION`] instead.
+/// Run on each new connection before the pool lends it out: the source's
+/// "optimizing" advice. A connection waits up to 5 s for another's write
+/// lock before saying "database is locked"; WAL lets readers go on while one
+/// connection writes; foreign keys are checked (SQLite's default is off);
+/// and each connection caches up to 16 MiB of pages.
 const PRAGMAS: &str = "
     PRAGMA busy_timeout = 5000;
     PRAGMA journal_mode = WAL;
     PRAGMA foreign_keys = ON;
     PRAGMA cache_size = -16384;";
 
-/// Run on each new PostgreSQL connection: a statement waits at most 5 s for
-/// a lock another session holds (a table being altered, say), as SQLite's
-/// busy timeout does, and runs at most 10 s, well inside the request
-/// timeout. Without them a request would wait as long as the lock is held.
-const SESSION: &str = "
-    SET lock_timeout = '5s';
-    SET statement_timeout = '10s';";
-
 #[derive(Debug, Clone, Copy)]
 struct Pragmas;
 
-impl CustomizeConnection<Conn, Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut Conn) -> Result<(), Error> {
-        match conn {
-            Conn::Sqlite(sqlite) => Ok(sqlite.batch_execute(PRAGMAS)?),
-            Conn::Postgres(postgres) => Ok(postgres.batch_execute(SESSION)?),
-        }
-    }
-}
-
-/// Opens the pool's connections with [`connect`]. (diesel's own
-/// `ConnectionManager` would try each backend in turn and lose the reason
-/// a connection failed.)
-#[derive(Debug)]
-pub struct Manager(Location);
-
-impl ManageConnection for Manager {
-    type Connection = Conn;
-    type Error = Error;
-
-    fn connect(&self) -> Result<Conn, Error> {
-        connect(&self.0)
-    }
-
-    fn is_valid(&self, conn: &mut Conn) -> Result<(), Error> {
-        Ok(conn.ping()?)
-    }
-
-    /// A connection dropped while its thread panics may be inside a
-    /// transaction: the pool closes it rather than lend it again.
-    fn has_broken(&self, conn: &mut Conn) -> bool {
-        std::thread::panicking() || conn.is_broken()
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(PRAGMAS)
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
 // ANCHOR: count_selects
 /// Runs `work` on `conn` and counts the SELECT statements it sends, through
 /// diesel's connection instrumentation: the way to see an N+1 problem.
-pub fn count_selects<T>(conn: &mut Conn, work: impl FnOnce(&mut Conn) -> T) -> (T, usize) {
+pub fn count_selects<T>(
+    conn: &mut SqliteConnection,
+    work: impl FnOnce(&mut SqliteConnection) -> T,
+) -> (T, usize) {
     let count = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&count);
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
@@ -269,34 +145,32 @@ pub fn count_selects<T>(conn: &mut Conn, work: impl FnOnce(&mut Conn) -> T) -> (
 }
 // ANCHOR_END: count_selects
 
-/// The app's database, and the pool of connections to it.
+/// The app's database file, and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub struct Database {
-    location: Location,
-    pool: Pool<Manager>,
+    path: PathBuf,
+    pool: Pool<ConnectionManager<SqliteConnection>>,
 }
 
 /// A connection lent by the pool; dropping it gives it back.
-pub type Pooled = PooledConnection<Manager>;
+type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
 
 impl Database {
-    /// The database at `location`, which [`init_db`] has prepared, with a
-    /// pool of up to [`POOL_SIZE`] connections, opened as requests need them.
-    pub fn new(location: Location) -> Result<Database, Error> {
-        // A server's socket can go stale while it sits in the pool; a file cannot.
-        let is_server = matches!(location, Location::Postgres(_));
+    /// The database at `path`, which [`init_db`] has prepared, with a pool
+    /// of up to [`POOL_SIZE`] connections, opened as requests need them.
+    pub fn new(path: PathBuf) -> Result<Database, Error> {
+        let manager = ConnectionManager::new(path.to_string_lossy());
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
-            .test_on_check_out(is_server)
-            .connection_timeout(POOL_WAIT)
+            .test_on_check_out(false) // a SQLite file does not go stale like a socket
             .connection_customizer(Box::new(Pragmas))
-            .build(Manager(location.clone()))?;
-        Ok(Database { location, pool })
+            .build(manager)?;
+        Ok(Database { path, pool })
     }
 
-    pub fn location(&self) -> &Location {
-        &self.location
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Checks a connection out of the pool, waiting if all are lent. It
@@ -338,7 +212,7 @@ impl RequestDb {
     where
         T: Send + 'static,
         Error: From<E>,
-        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
     {
         let slot = Arc::clone(&self.0);
         let work = move || {

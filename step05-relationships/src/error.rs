@@ -2,7 +2,7 @@
 //! fault.
 //!
 //! The command line prints an error as one line. A request that fails
-//! answers 500 and tells the client nothing internal: no paths, no database
+//! answers 500 and tells the client nothing internal: no paths, no SQLite
 //! messages. Those go to the log, under the request's number.
 
 use std::path::PathBuf;
@@ -10,32 +10,28 @@ use std::path::PathBuf;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::backend::Location;
-
 /// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Kit(#[from] stepkit::Error),
-    #[error("the database setting (from --database or DATABASE_URL) {0}")]
-    DatabaseSetting(String),
     #[error("cannot create folder {path}: {}", explain(.source))]
     CreateDir {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot open database {database}: {}", .database.hide_password(&one_line(.source)))]
+    #[error("cannot open database {path}: {source}")]
     Open {
-        database: Location,
+        path: PathBuf,
         source: diesel::ConnectionError,
     },
-    #[error("cannot initialize database {database}: {source}")]
+    #[error("cannot initialize database {path}: {source}")]
     Schema {
-        database: Location,
+        path: PathBuf,
         source: diesel::result::Error,
     },
-    #[error("database {database} has no `post` and `user` tables; run `init-db` first")]
-    NotInitialized { database: Location },
+    #[error("database {path} has no `post` and `user` tables; run `init-db` first")]
+    NotInitialized { path: PathBuf },
     #[error("invalid timestamp: {0}")]
     Timestamp(#[from] crate::timestamp::TimestampError),
     #[error("cannot hash the password: {0}")]
@@ -55,15 +51,11 @@ pub enum Error {
 }
 
 /// A failed request: the detail goes to the log, inside the request's span;
-/// the client gets a bare 500 (503 when no connection could be had, as
-/// when the database server is down), which the kit's error layer words.
+/// the client gets a bare 500, which the kit's error layer words.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!("request failed: {self}");
-        match self {
-            Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
     }
 }
 
@@ -73,12 +65,4 @@ fn explain(err: &std::io::Error) -> String {
         std::io::ErrorKind::AlreadyExists => "a file of that name is in the way".to_owned(),
         _ => err.to_string(),
     }
-}
-
-/// libpq's messages run over several lines; a command's error is one.
-fn one_line(err: &diesel::ConnectionError) -> String {
-    err.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }

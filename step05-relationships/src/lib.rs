@@ -4,29 +4,25 @@
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
-//! 1. `backend.rs`: a SQLite file or a PostgreSQL server, and one connection
-//!    type for both.
-//! 2. `timestamp.rs`: `post.created` as a date-time, not a string.
-//! 3. `error.rs`: every way the step can fail, and what a client is told.
-//! 4. `password.rs`: passwords as argon2 hashes, as in step 3.
-//! 5. `schema.sql`, `schema.postgres.sql` and `schema.rs`: the tables in
-//!    each dialect, and diesel's picture of them.
-//! 6. `models.rs`: the rows as structs, how they relate, the queries, and
+//! 1. `timestamp.rs`: `post.created` as a date-time, not a string.
+//! 2. `error.rs`: every way the step can fail, and what a client is told.
+//! 3. `password.rs`: passwords as argon2 hashes, as in step 3.
+//! 4. `schema.sql` and `schema.rs`: the tables, and diesel's picture of them.
+//! 5. `models.rs`: the rows as structs, how they relate, the queries, and
 //!    the input rules a user or post must meet.
-//! 7. `db.rs`: `init-db`, the pool and its pragmas, and the request's
+//! 6. `db.rs`: `init-db`, the pool and its pragmas, and the request's
 //!    connection, checked out of the pool on first use.
-//! 8. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 9. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 10. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 11. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 12. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 13. `main.rs`: the command line: `init-db` and `serve`.
+//! 7. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 8. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 9. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 10. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 11. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 12. `main.rs`: the command line: `init-db` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
 pub mod api;
 pub mod auth;
-pub mod backend;
 pub mod blog;
 pub mod config;
 pub mod db;

@@ -1,9 +1,9 @@
 //! The command line of step 5. With no command it runs the walkthrough.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use step05_relationships::backend::Location;
 use step05_relationships::{Config, Error, config, create_app, db, walkthrough};
 
 /// Step 5: users and their posts through diesel's associations, without N+1
@@ -14,8 +14,8 @@ use step05_relationships::{Config, Error, config, create_app, db, walkthrough};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// The database for `init-db` and `serve`: a SQLite path or sqlite: URL,
-    /// or a postgres:// URL [default: instance/step05.sqlite]
+    /// The database for `init-db` and `serve`: a path or a sqlite: URL
+    /// [default: instance/step05.sqlite]
     #[arg(
         long,
         global = true,
@@ -33,11 +33,10 @@ struct Cli {
 enum Command {
     /// Clear the existing data and create new tables (runs schema.sql).
     InitDb,
-    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It logs each
-    /// request, and each connection checked out and given back, to stderr
-    /// (RUST_LOG=warn quiets it). Sessions are signed with SECRET_KEY (128 hex
-    /// digits), or else with a key generated once into
-    /// instance/step05-secret-key.
+    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It logs each request, and
+    /// each connection checked out and given back, to stderr (RUST_LOG=warn
+    /// quiets it). Sessions are signed with SECRET_KEY (128 hex digits), or
+    /// else with a key generated once into instance/step05-secret-key.
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
@@ -64,7 +63,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Error> {
     // The walkthrough has a database of its own; only the commands read this.
-    let database = || db::location(cli.database.as_deref());
+    let database = || stepkit::setting::sqlite_path(cli.database.as_deref(), db::DEFAULT_DATABASE);
     let out = &mut std::io::stdout().lock();
     match cli.command {
         None => walkthrough::run(out),
@@ -74,10 +73,10 @@ fn run(cli: Cli) -> Result<(), Error> {
 }
 
 /// Builds the app from its config and serves it until Ctrl-C or SIGTERM.
-fn serve(location: Location, port: u16) -> Result<(), Error> {
+fn serve(path: PathBuf, port: u16) -> Result<(), Error> {
     stepkit::logging::init("step05_relationships");
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
-    let app = create_app(Config::new(location.clone(), key))?; // blocking, before tokio starts
-    stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, &location))?;
+    let app = create_app(Config::new(path.clone(), key))?; // SQLite, before tokio starts
+    stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, path.display()))?;
     Ok(())
 }

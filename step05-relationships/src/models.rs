@@ -4,13 +4,11 @@
 //! `Post::belonging_to(&user)`.
 
 use diesel::connection::DefaultLoadingMode;
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 
-use crate::backend::Conn;
 use crate::schema::{post, user};
 use crate::timestamp::Timestamp;
 use crate::{Error, password};
@@ -26,7 +24,7 @@ pub const MAX_BODY_CHARS: usize = 10_000;
 /// A user as pages and JSON show it. `Selectable` reads only these columns:
 /// the password hash is never loaded, so it can never be shown.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize)]
-#[diesel(table_name = user, check_for_backend(Sqlite, Pg))]
+#[diesel(table_name = user, check_for_backend(Sqlite))]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -45,7 +43,7 @@ struct NewUser<'a> {
 #[derive(
     Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Associations, Serialize,
 )]
-#[diesel(table_name = post, belongs_to(User, foreign_key = author_id), check_for_backend(Sqlite, Pg))]
+#[diesel(table_name = post, belongs_to(User, foreign_key = author_id), check_for_backend(Sqlite))]
 pub struct Post {
     pub id: i64,
     pub author_id: i64,
@@ -129,7 +127,11 @@ impl<T> Paginated<T> {
 
 /// Adds a user, storing only the argon2 hash of `password`, and returns it:
 /// `db.session.add(User(...))` and `commit()` in one call.
-pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<User, Error> {
+pub fn create_user(
+    conn: &mut SqliteConnection,
+    username: &str,
+    password: &str,
+) -> Result<User, Error> {
     let hashed = password::hash(password)?;
     let new_user = NewUser {
         username,
@@ -137,14 +139,13 @@ pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<Us
     };
     let created = diesel::insert_into(user::table)
         .values(&new_user)
-        // The columns by name: on a `Conn`, diesel cannot return a `User::as_returning()`.
-        .returning((user::id, user::username))
+        .returning(User::as_returning())
         .get_result(conn)?;
     Ok(created)
 }
 
 /// `User.query.all()`, in id order.
-pub fn all_users(conn: &mut Conn) -> QueryResult<Vec<User>> {
+pub fn all_users(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
     user::table
         .select(User::as_select())
         .order(user::id)
@@ -152,7 +153,7 @@ pub fn all_users(conn: &mut Conn) -> QueryResult<Vec<User>> {
 }
 
 /// `Post.query.filter_by(author_id=...).order_by(Post.title).all()`.
-pub fn posts_by(conn: &mut Conn, author_id: i64) -> QueryResult<Vec<Post>> {
+pub fn posts_by(conn: &mut SqliteConnection, author_id: i64) -> QueryResult<Vec<Post>> {
     post::table
         .filter(post::author_id.eq(author_id))
         .order(post::title)
@@ -161,7 +162,7 @@ pub fn posts_by(conn: &mut Conn, author_id: i64) -> QueryResult<Vec<Post>> {
 }
 
 /// `User.query.get(id)`.
-pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
+pub fn find_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<User>> {
     user::table
         .find(id)
         .select(User::as_select())
@@ -178,14 +179,11 @@ pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
 /// use diesel::prelude::*;
 /// use step04_orm::schema::user;
 ///
-/// fn misspelled(conn: &mut Conn) -> QueryResult<Vec<i64>> {
+/// fn misspelled(conn: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
 ///     user::table.filter(user::usrname.eq("ann")).select(user::id).load(conn)
 /// }
 /// ```
-pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>> {
-    if has_nul(name) {
-        return Ok(None);
-    }
+pub fn user_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option<User>> {
     user::table
         .filter(user::username.eq(name))
         .select(User::as_select())
@@ -194,28 +192,22 @@ pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>
 }
 
 /// `User.query.count()`.
-pub fn count_users(conn: &mut Conn) -> QueryResult<i64> {
+pub fn count_users(conn: &mut SqliteConnection) -> QueryResult<i64> {
     user::table.count().get_result(conn)
 }
 
 /// Users in id order, one page of them; with `search`, only usernames that
-/// contain it, in any case, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
+/// contain it, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
 pub fn users_page(
-    conn: &mut Conn,
+    conn: &mut SqliteConnection,
     search: Option<&str>,
     page: Page,
 ) -> QueryResult<Paginated<User>> {
-    if search.is_some_and(has_nul) {
-        return Ok(page.of(Vec::new(), 0));
-    }
     let matching = || {
         let mut query = user::table.into_boxed();
         if let Some(text) = search {
-            // SQLite's LIKE ignores the case of A to Z, PostgreSQL's no
-            // case: lowering both sides gives one answer on both for A to Z
-            // (PostgreSQL's lower() also lowers É, SQLite's does not).
-            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-            query = query.filter(lower(user::username).like(pattern).escape('\\'));
+            let pattern = format!("%{}%", escape_like(text));
+            query = query.filter(user::username.like(pattern).escape('\\'));
         }
         query
     };
@@ -227,18 +219,6 @@ pub fn users_page(
         .offset(page.offset())
         .load(conn)?;
     Ok(page.of(users, total))
-}
-
-diesel::define_sql_function! {
-    /// SQL's `lower(text)`, for a search that ignores case on both databases.
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
-/// True for text with a NUL character. No stored name holds one (input
-/// with control characters is refused), and PostgreSQL refuses one in a
-/// query, so a lookup by such a name finds nothing without asking.
-fn has_nul(text: &str) -> bool {
-    text.contains('\0')
 }
 
 /// `text` with LIKE's wildcards escaped, so they match themselves.
@@ -256,7 +236,7 @@ fn escape_like(text: &str) -> String {
 /// Gives user `id` a new username and/or password (stored hashed), and
 /// returns the user as it is now, or `None` if there is no such user.
 pub fn update_user(
-    conn: &mut Conn,
+    conn: &mut SqliteConnection,
     id: i64,
     username: Option<&str>,
     password: Option<&str>,
@@ -268,7 +248,7 @@ pub fn update_user(
     );
     let updated = diesel::update(user::table.find(id))
         .set(changes)
-        .returning((user::id, user::username))
+        .returning(User::as_returning())
         .get_result(conn)
         .optional()?;
     Ok(updated)
@@ -276,7 +256,7 @@ pub fn update_user(
 
 /// `db.session.delete(user)`: how many rows went (0 or 1). With foreign keys
 /// on, a user who still has posts cannot go: that is a ForeignKeyViolation.
-pub fn delete_user(conn: &mut Conn, id: i64) -> QueryResult<usize> {
+pub fn delete_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<usize> {
     diesel::delete(user::table.find(id)).execute(conn)
 }
 
@@ -293,7 +273,7 @@ pub struct PostWithAuthor {
 /// read one by one, so a row that cannot be read (a malformed `created`)
 /// comes back as an error beside the others instead of failing the page.
 pub fn posts_page(
-    conn: &mut Conn,
+    conn: &mut SqliteConnection,
     page: Page,
 ) -> QueryResult<(Paginated<PostWithAuthor>, Vec<diesel::result::Error>)> {
     let total = post::table.count().get_result(conn)?;
@@ -315,7 +295,7 @@ pub fn posts_page(
 }
 
 /// One post with its author, if it exists.
-pub fn find_post(conn: &mut Conn, id: i64) -> QueryResult<Option<PostWithAuthor>> {
+pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<PostWithAuthor>> {
     let row: Option<(Post, String)> = post::table
         .inner_join(user::table)
         .filter(post::id.eq(id))
@@ -327,7 +307,7 @@ pub fn find_post(conn: &mut Conn, id: i64) -> QueryResult<Option<PostWithAuthor>
 
 /// Adds a post and returns its id. An `author_id` with no user behind it is
 /// a ForeignKeyViolation, since the pool turns foreign keys on.
-pub fn create_post(conn: &mut Conn, new_post: &NewPost<'_>) -> QueryResult<i64> {
+pub fn create_post(conn: &mut SqliteConnection, new_post: &NewPost<'_>) -> QueryResult<i64> {
     diesel::insert_into(post::table)
         .values(new_post)
         .returning(post::id)
@@ -335,7 +315,11 @@ pub fn create_post(conn: &mut Conn, new_post: &NewPost<'_>) -> QueryResult<i64> 
 }
 
 /// Applies `changes` to post `id`; `false` if there is no such post.
-pub fn update_post(conn: &mut Conn, id: i64, changes: &PostChanges) -> QueryResult<bool> {
+pub fn update_post(
+    conn: &mut SqliteConnection,
+    id: i64,
+    changes: &PostChanges,
+) -> QueryResult<bool> {
     let rows = diesel::update(post::table.find(id))
         .set(changes)
         .execute(conn)?;
@@ -343,19 +327,23 @@ pub fn update_post(conn: &mut Conn, id: i64, changes: &PostChanges) -> QueryResu
 }
 
 /// Deletes post `id`; `false` if there was no such post.
-pub fn delete_post(conn: &mut Conn, id: i64) -> QueryResult<bool> {
+pub fn delete_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(post::table.find(id)).execute(conn)? == 1)
 }
 
 /// `SELECT count(*) FROM user` through the ORM: proves the database answers
 /// and holds the table. The "It works." check.
-pub fn check(conn: &mut Conn) -> QueryResult<()> {
+pub fn check(conn: &mut SqliteConnection) -> QueryResult<()> {
     count_users(conn).map(|_| ())
 }
 
 // ANCHOR: relations
 /// `user.posts`: the posts of `author`, newest first, a page of them.
-pub fn posts_of(conn: &mut Conn, author: &User, page: Page) -> QueryResult<Paginated<Post>> {
+pub fn posts_of(
+    conn: &mut SqliteConnection,
+    author: &User,
+    page: Page,
+) -> QueryResult<Paginated<Post>> {
     let total = Post::belonging_to(author).count().get_result(conn)?;
     let posts = Post::belonging_to(author)
         .select(Post::as_select())
@@ -369,7 +357,10 @@ pub fn posts_of(conn: &mut Conn, author: &User, page: Page) -> QueryResult<Pagin
 /// A page of users, each with all their posts, in two queries however many
 /// users there are: one for the users, one for all their posts
 /// (`WHERE author_id IN (...)`), which `grouped_by` hands back to each user.
-pub fn users_with_posts(conn: &mut Conn, page: Page) -> QueryResult<Vec<(User, Vec<Post>)>> {
+pub fn users_with_posts(
+    conn: &mut SqliteConnection,
+    page: Page,
+) -> QueryResult<Vec<(User, Vec<Post>)>> {
     let users: Vec<User> = user::table
         .select(User::as_select())
         .order(user::id)
@@ -388,7 +379,7 @@ pub fn users_with_posts(conn: &mut Conn, page: Page) -> QueryResult<Vec<(User, V
 // ANCHOR: aggregates
 /// Each user's username and number of posts, users with none included (a
 /// LEFT JOIN), most posts first, then by name.
-pub fn posts_per_user(conn: &mut Conn) -> QueryResult<Vec<(String, i64)>> {
+pub fn posts_per_user(conn: &mut SqliteConnection) -> QueryResult<Vec<(String, i64)>> {
     let posts = diesel::dsl::count(post::id.nullable());
     user::table
         .left_join(post::table)
@@ -401,7 +392,7 @@ pub fn posts_per_user(conn: &mut Conn) -> QueryResult<Vec<(String, i64)>> {
 /// The average number of posts per user. An average of counts is two
 /// aggregates in a row, which one SQL `SELECT` cannot nest: here the counts
 /// come grouped from [`posts_per_user`], and the average is taken of them.
-pub fn average_posts_per_user(conn: &mut Conn) -> QueryResult<Option<f64>> {
+pub fn average_posts_per_user(conn: &mut SqliteConnection) -> QueryResult<Option<f64>> {
     let counts = posts_per_user(conn)?;
     let total: i64 = counts.iter().map(|(_, posts)| posts).sum();
     Ok((!counts.is_empty()).then(|| total as f64 / counts.len() as f64))
@@ -411,7 +402,7 @@ pub fn average_posts_per_user(conn: &mut Conn) -> QueryResult<Option<f64>> {
 /// The username's posts, newest first, a page of them; `None` if there is
 /// no such user (`/api/posts?author=...`).
 pub fn posts_by_username(
-    conn: &mut Conn,
+    conn: &mut SqliteConnection,
     username: &str,
     page: Page,
 ) -> QueryResult<Option<Paginated<Post>>> {
@@ -422,10 +413,10 @@ pub fn posts_by_username(
 }
 
 /// The stored password hash of `username`, with the user, for logging in.
-pub fn user_for_login(conn: &mut Conn, username: &str) -> QueryResult<Option<(User, String)>> {
-    if has_nul(username) {
-        return Ok(None);
-    }
+pub fn user_for_login(
+    conn: &mut SqliteConnection,
+    username: &str,
+) -> QueryResult<Option<(User, String)>> {
     user::table
         .filter(user::username.eq(username))
         .select((User::as_select(), user::password))

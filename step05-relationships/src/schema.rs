@@ -1,6 +1,6 @@
 //! diesel's picture of `schema.sql`: each table, its columns and their SQL
 //! types. diesel checks every query against it when the program compiles;
-//! a test checks it against what the database reports, so the two cannot drift.
+//! a test checks it against what SQLite reports, so the two cannot drift.
 
 diesel::table! {
     /// flaskr's users. `password` holds an argon2 hash.

@@ -4,13 +4,12 @@
 //! its own demo database, made anew on every run.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use crate::Error;
-use crate::backend::{Conn, Location};
 use crate::db::{self, Database};
 use crate::models::{self, NewPost, Page, Post, User};
 
@@ -22,14 +21,14 @@ const PER_USER_QUERY: &str = "SELECT id, title FROM post WHERE author_id = 1";
 
 /// Runs the sections in order, writing the narration to `out`.
 pub fn run(out: &mut impl Write) -> Result<(), Error> {
-    let location = Location::Sqlite(PathBuf::from(DEMO_DATABASE));
+    let path = Path::new(DEMO_DATABASE);
     for suffix in ["", "-wal", "-shm"] {
         remove_if_present(&format!("{DEMO_DATABASE}{suffix}"))?;
     }
     writeln!(out, "Step 5: users and their posts")?;
     heading(out, 1, "Users, posts, and the relation between them")?;
-    db::init_db_command(&location, out)?;
-    let database = Database::new(location)?;
+    db::init_db_command(path, out)?;
+    let database = Database::new(path.to_path_buf())?;
     let conn = &mut *database.connect()?;
     fill(out, conn)?;
     relations(out, conn)?;
@@ -45,7 +44,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     Ok(())
 }
 
-fn fill(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn fill(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     let posts: [(&str, &[&str]); 4] = [
         ("ann", &["Hello", "Again", "Third time"]),
         ("bo", &["Bo here"]),
@@ -72,7 +71,7 @@ fn fill(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     Ok(())
 }
 
-fn relations(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn relations(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     let ann = models::user_by_username(conn, "ann")?.ok_or(diesel::NotFound)?;
     let page = Page {
         number: 1,
@@ -93,7 +92,7 @@ fn relations(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     Ok(())
 }
 
-fn n_plus_one(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn n_plus_one(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(out, 2, "Every user with their posts: N+1 queries, or two")?;
     let (naive, naive_selects) = db::count_selects(conn, naive_users_with_posts);
     let all = Page {
@@ -120,7 +119,7 @@ fn n_plus_one(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
 }
 
 /// The N+1 way, for comparison: one query for the users, then one per user.
-fn naive_users_with_posts(conn: &mut Conn) -> QueryResult<Vec<(User, Vec<Post>)>> {
+fn naive_users_with_posts(conn: &mut SqliteConnection) -> QueryResult<Vec<(User, Vec<Post>)>> {
     let users = models::all_users(conn)?;
     let mut result = Vec::new();
     for user in users {
@@ -133,7 +132,7 @@ fn naive_users_with_posts(conn: &mut Conn) -> QueryResult<Vec<(User, Vec<Post>)>
     Ok(result)
 }
 
-fn aggregates(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn aggregates(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(out, 3, "Counts and averages")?;
     writeln!(out, "count of users: {}", models::count_users(conn)?)?;
     let per_user = models::posts_per_user(conn)?;
@@ -163,7 +162,7 @@ fn aggregates(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
     Ok(())
 }
 
-fn query_plan(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn query_plan(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(out, 4, "The index on post.author_id, and the query plan")?;
     writeln!(out, "EXPLAIN QUERY PLAN {PER_USER_QUERY}")?;
     writeln!(out, "  with the index:    {}", plan(conn)?)?;
@@ -178,7 +177,7 @@ fn query_plan(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
 }
 
 /// SQLite's plan for [`PER_USER_QUERY`], its steps joined by "; ".
-fn plan(conn: &mut Conn) -> Result<String, Error> {
+fn plan(conn: &mut SqliteConnection) -> Result<String, Error> {
     #[derive(QueryableByName)]
     struct Step {
         #[diesel(sql_type = Text)]
@@ -193,7 +192,7 @@ fn plan(conn: &mut Conn) -> Result<String, Error> {
         .join("; "))
 }
 
-fn integrity(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn integrity(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(out, 5, "What the foreign key refuses")?;
     let orphan = NewPost {
         author_id: 99,

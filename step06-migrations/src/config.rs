@@ -3,12 +3,11 @@
 //! global, so a test can build as many apps, on as many databases, as it
 //! likes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use axum::Router;
 use axum_extra::extract::cookie::Key;
 
-use crate::backend::Location;
 use crate::db::{self, Database};
 use crate::{Error, routes};
 
@@ -16,8 +15,8 @@ use crate::{Error, routes};
 /// step reads.
 #[derive(Clone)]
 pub struct Config {
-    /// The database: Flask's `app.config["DATABASE"]`.
-    pub database: Location,
+    /// The SQLite file: Flask's `app.config["DATABASE"]`.
+    pub database: PathBuf,
     /// True for a config from [`Config::testing`]: Flask's `TESTING`.
     pub testing: bool,
     /// The key that signs session cookies: Flask's `SECRET_KEY`.
@@ -27,7 +26,7 @@ pub struct Config {
 impl Config {
     /// The config `serve` uses: the database at `database`, and the key
     /// from [`secret_key`].
-    pub fn new(database: Location, secret_key: Key) -> Config {
+    pub fn new(database: PathBuf, secret_key: Key) -> Config {
         Config {
             database,
             testing: false,
@@ -38,7 +37,7 @@ impl Config {
     /// A config for a test, on a database the test owns (in a temporary
     /// folder, say) and has upgraded: flaskr's `test_config`. Its
     /// key is new and random, so no test can forge another's cookies.
-    pub fn testing(database: Location) -> Config {
+    pub fn testing(database: PathBuf) -> Config {
         Config {
             database,
             testing: true,

@@ -1,5 +1,5 @@
-//! The database: where it lives (a SQLite file or a PostgreSQL server),
-//! whether its migrations are all applied, a pool of diesel connections, and the connection each request checks out on
+//! The database: where it lives, whether its migrations are all applied, a
+//! pool of diesel connections, and the connection each request checks out on
 //! first use and gives back when it ends. The queries are in `models.rs`.
 //!
 //! Flask keeps the connection on `g` (`get_db`) and closes it in a
@@ -9,10 +9,9 @@
 //! opened, however the handler ended.
 
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -21,11 +20,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
-use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use futures_util::FutureExt;
-use stepkit::quote;
 
-use crate::backend::{Conn, Location, check_postgres_url};
 use crate::{Error, migrate};
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
@@ -33,90 +30,35 @@ use crate::{Error, migrate};
 /// The path is relative to the folder you run the command from.
 pub const DEFAULT_DATABASE: &str = "instance/step06.sqlite";
 
-/// Turns the value of `--database` or `DATABASE_URL` into a [`Location`], so
-/// that one value means one database to every command.
-///
-/// A `postgres://` (or `postgresql://`) URL names a PostgreSQL database. A
-/// plain path is a SQLite file, taken as it is. A URL in sqlx's form is read
-/// too: `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
-/// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
-/// relative: mind the difference). Anything this step could not honour
-/// exactly is refused: other schemes (`mysql://`, `file:`), options such
-/// as `?mode=ro` on a SQLite URL, and in-memory databases, which vanish with
-/// the command.
-pub fn location(setting: Option<&str>) -> Result<Location, Error> {
-    let Some(value) = setting else {
-        return Ok(Location::Sqlite(PathBuf::from(DEFAULT_DATABASE)));
-    };
-    let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
-    // libpq's `host=... password=...` form would be taken for a file name.
-    let key_value = value.split_whitespace().all(|word| word.contains('='));
-    if stepkit::setting::url_scheme(value).is_none() && value.contains('=') && key_value {
-        return refuse("looks like libpq's key=value form; give a postgres:// URL".to_owned());
-    }
-    let path = match stepkit::setting::url_scheme(value) {
-        None => value,
-        Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
-            let rest = &value[scheme.len() + 1..];
-            if rest.contains('?') {
-                let why =
-                    "carries options (?...), which this step does not honour; give a plain path";
-                return refuse(format!("{} {why}", quote(value)));
-            }
-            rest.strip_prefix("//").unwrap_or(rest)
-        }
-        Some(scheme) if ["postgres", "postgresql"].contains(&&*scheme.to_ascii_lowercase()) => {
-            // libpq knows the scheme in lower case only.
-            let url = scheme.to_ascii_lowercase() + &value[scheme.len()..];
-            return match check_postgres_url(&url) {
-                None => Ok(Location::Postgres(url)),
-                Some(why) => refuse(why.to_owned()),
-            };
-        }
-        // The value may hold a password, so only its scheme is repeated.
-        Some(scheme) => {
-            return refuse(format!(
-                "is a `{scheme}:` URL, but this step needs a SQLite file (a path or a sqlite: URL) or a postgres:// URL"
-            ));
-        }
-    };
-    if path.trim().is_empty() {
-        return refuse(format!("{} names no file", quote(value)));
-    }
-    if path.contains(":memory:") {
-        let why = "is an in-memory database, which would be gone when the command ends";
-        return refuse(format!("{} {why}", quote(value)));
-    }
-    Ok(Location::Sqlite(PathBuf::from(path)))
-}
-
 // ANCHOR: check_migrated
 /// Fails with a hint unless the database exists, has had every migration
 /// this program was built with, and has the tables they make, so that
 /// `serve` never answers requests on a schema its queries were not compiled
 /// for. Rows that point nowhere are reported by `db check`, not refused here.
-pub fn check_migrated(location: &Location) -> Result<(), Error> {
-    let database = location.clone();
-    if let Location::Sqlite(path) = location
-        && !path.exists()
-    {
-        return Err(Error::NoDatabase { database });
+pub fn check_migrated(path: &Path) -> Result<(), Error> {
+    if !path.exists() {
+        return Err(Error::NoDatabase {
+            path: path.to_path_buf(),
+        });
     }
-    let mut conn = migrate::connect(location)?;
-    let migrations = migrate::embedded(location);
-    let pending = migrate::pending(&mut conn, migrations)?;
+    let mut conn = migrate::connect(path)?;
+    let pending = migrate::pending(&mut conn, &migrate::MIGRATIONS)?;
     if pending > 0 {
-        return Err(Error::Pending { database, pending });
+        let path = path.to_path_buf();
+        return Err(Error::Pending { path, pending });
     }
     // Versions alone can lie (a wrong `db stamp`): the tables must match too.
-    let drift = migrate::check(&mut conn, migrations)?;
+    let drift = migrate::check(&mut conn, &migrate::MIGRATIONS)?;
     let structural = drift
         .iter()
         .filter(|line| !line.starts_with("data:"))
         .count();
     match structural {
         0 => Ok(()),
-        count => Err(Error::Drifted { database, count }),
+        count => Err(Error::Drifted {
+            path: path.to_path_buf(),
+            count,
+        }),
     }
 }
 // ANCHOR_END: check_migrated
@@ -124,71 +66,33 @@ pub fn check_migrated(location: &Location) -> Result<(), Error> {
 /// The most connections the pool keeps open.
 pub const POOL_SIZE: u32 = 8;
 
-/// How long a request waits for a connection (all lent, or the server
-/// down) before it is answered 503: well inside the request timeout.
-pub const POOL_WAIT: Duration = Duration::from_secs(5);
-
-/// Run on each new SQLite connection before the pool lends it out: the
-/// source's "optimizing" advice. A connection waits up to 5 s for another's
-/// write lock before saying "database is locked"; WAL lets readers go on
-/// while one connection writes; foreign keys are checked (SQLite's default
-/// is off); and each connection caches up to 16 MiB of pages. A PostgreSQL
-/// server needs none of this: it locks rows, not a file, and always checks
-/// foreign keys. It gets [`SESSION`] instead.
+/// Run on each new connection before the pool lends it out: the source's
+/// "optimizing" advice. A connection waits up to 5 s for another's write
+/// lock before saying "database is locked"; WAL lets readers go on while one
+/// connection writes; foreign keys are checked (SQLite's default is off);
+/// and each connection caches up to 16 MiB of pages.
 const PRAGMAS: &str = "
     PRAGMA busy_timeout = 5000;
     PRAGMA journal_mode = WAL;
     PRAGMA foreign_keys = ON;
     PRAGMA cache_size = -16384;";
 
-/// Run on each new PostgreSQL connection: a statement waits at most 5 s for
-/// a lock another session holds (a table being altered, say), as SQLite's
-/// busy timeout does, and runs at most 10 s, well inside the request
-/// timeout. Without them a request would wait as long as the lock is held.
-const SESSION: &str = "
-    SET lock_timeout = '5s';
-    SET statement_timeout = '10s';";
-
 #[derive(Debug, Clone, Copy)]
 struct Pragmas;
 
-impl CustomizeConnection<Conn, Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut Conn) -> Result<(), Error> {
-        match conn {
-            Conn::Sqlite(sqlite) => Ok(sqlite.batch_execute(PRAGMAS)?),
-            Conn::Postgres(postgres) => Ok(postgres.batch_execute(SESSION)?),
-        }
-    }
-}
-
-/// Opens the pool's connections with [`migrate::connect`]. (diesel's own
-/// `ConnectionManager` would try each backend in turn and lose the reason
-/// a connection failed.)
-#[derive(Debug)]
-pub struct Manager(Location);
-
-impl ManageConnection for Manager {
-    type Connection = Conn;
-    type Error = Error;
-
-    fn connect(&self) -> Result<Conn, Error> {
-        migrate::connect(&self.0)
-    }
-
-    fn is_valid(&self, conn: &mut Conn) -> Result<(), Error> {
-        Ok(conn.ping()?)
-    }
-
-    /// A connection dropped while its thread panics may be inside a
-    /// transaction: the pool closes it rather than lend it again.
-    fn has_broken(&self, conn: &mut Conn) -> bool {
-        std::thread::panicking() || conn.is_broken()
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(PRAGMAS)
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
 /// Runs `work` on `conn` and counts the SELECT statements it sends, through
 /// diesel's connection instrumentation: the way to see an N+1 problem.
-pub fn count_selects<T>(conn: &mut Conn, work: impl FnOnce(&mut Conn) -> T) -> (T, usize) {
+pub fn count_selects<T>(
+    conn: &mut SqliteConnection,
+    work: impl FnOnce(&mut SqliteConnection) -> T,
+) -> (T, usize) {
     let count = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&count);
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
@@ -204,34 +108,32 @@ pub fn count_selects<T>(conn: &mut Conn, work: impl FnOnce(&mut Conn) -> T) -> (
     (result, count.load(Ordering::SeqCst))
 }
 
-/// The app's database, and the pool of connections to it.
+/// The app's database file, and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub struct Database {
-    location: Location,
-    pool: Pool<Manager>,
+    path: PathBuf,
+    pool: Pool<ConnectionManager<SqliteConnection>>,
 }
 
 /// A connection lent by the pool; dropping it gives it back.
-pub type Pooled = PooledConnection<Manager>;
+type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
 
 impl Database {
-    /// The database at `location`, which `db upgrade` has prepared, with a
-    /// pool of up to [`POOL_SIZE`] connections, opened as requests need them.
-    pub fn new(location: Location) -> Result<Database, Error> {
-        // A server's socket can go stale while it sits in the pool; a file cannot.
-        let is_server = matches!(location, Location::Postgres(_));
+    /// The database at `path`, which [`init_db`] has prepared, with a pool
+    /// of up to [`POOL_SIZE`] connections, opened as requests need them.
+    pub fn new(path: PathBuf) -> Result<Database, Error> {
+        let manager = ConnectionManager::new(path.to_string_lossy());
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
-            .test_on_check_out(is_server)
-            .connection_timeout(POOL_WAIT)
+            .test_on_check_out(false) // a SQLite file does not go stale like a socket
             .connection_customizer(Box::new(Pragmas))
-            .build(Manager(location.clone()))?;
-        Ok(Database { location, pool })
+            .build(manager)?;
+        Ok(Database { path, pool })
     }
 
-    pub fn location(&self) -> &Location {
-        &self.location
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Checks a connection out of the pool, waiting if all are lent. It
@@ -273,7 +175,7 @@ impl RequestDb {
     where
         T: Send + 'static,
         Error: From<E>,
-        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
     {
         let slot = Arc::clone(&self.0);
         let work = move || {

@@ -2,7 +2,7 @@
 //! fault.
 //!
 //! The command line prints an error as one line. A request that fails
-//! answers 500 and tells the client nothing internal: no paths, no database
+//! answers 500 and tells the client nothing internal: no paths, no SQLite
 //! messages. Those go to the log, under the request's number.
 
 use std::path::PathBuf;
@@ -10,31 +10,25 @@ use std::path::PathBuf;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::backend::Location;
-
 /// An error of the command line or of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Kit(#[from] stepkit::Error),
-    #[error("the database setting (from --database or DATABASE_URL) {0}")]
-    DatabaseSetting(String),
     #[error("cannot create folder {path}: {}", explain(.source))]
     CreateDir {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot open database {database}: {}", .database.hide_password(&one_line(.source)))]
+    #[error("cannot open database {path}: {source}")]
     Open {
-        database: Location,
+        path: PathBuf,
         source: diesel::ConnectionError,
     },
-    #[error("cannot back up with pg_dump: {0}")]
-    Dump(String),
     #[error(
-        "database {database} is {pending} migration(s) behind this program; run `db upgrade` (or `serve --migrate`)"
+        "database {path} is {pending} migration(s) behind this program; run `db upgrade` (or `serve --migrate`)"
     )]
-    Pending { database: Location, pending: usize },
+    Pending { path: PathBuf, pending: usize },
     #[error("cannot read the migrations: {0}")]
     Migration(Box<dyn std::error::Error + Send + Sync>),
     #[error("{1}; nothing was changed")]
@@ -51,12 +45,12 @@ pub enum Error {
     MigrationName(String),
     #[error("the database has drifted from the migrations ({0} difference(s), listed above)")]
     Drift(usize),
-    #[error("there is no database at {database} yet: `db upgrade` creates it")]
-    NoDatabase { database: Location },
+    #[error("there is no database at {path} yet: `db upgrade` creates it")]
+    NoDatabase { path: PathBuf },
     #[error(
-        "database {database} differs from what this program expects in {count} way(s); `db check` lists them"
+        "database {path} differs from what this program expects in {count} way(s); `db check` lists them"
     )]
-    Drifted { database: Location, count: usize },
+    Drifted { path: PathBuf, count: usize },
     #[error("invalid timestamp: {0}")]
     Timestamp(#[from] crate::timestamp::TimestampError),
     #[error("cannot hash the password: {0}")]
@@ -76,15 +70,11 @@ pub enum Error {
 }
 
 /// A failed request: the detail goes to the log, inside the request's span;
-/// the client gets a bare 500 (503 when no connection could be had, as
-/// when the database server is down), which the kit's error layer words.
+/// the client gets a bare 500, which the kit's error layer words.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!("request failed: {self}");
-        match self {
-            Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
     }
 }
 
@@ -94,12 +84,4 @@ fn explain(err: &std::io::Error) -> String {
         std::io::ErrorKind::AlreadyExists => "a file of that name is in the way".to_owned(),
         _ => err.to_string(),
     }
-}
-
-/// libpq's messages run over several lines; a command's error is one.
-fn one_line(err: &diesel::ConnectionError) -> String {
-    err.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }

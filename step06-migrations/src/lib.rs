@@ -4,31 +4,28 @@
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
-//! 1. `backend.rs`: a SQLite file or a PostgreSQL server, and one connection
-//!    type for both.
-//! 2. `timestamp.rs`: `post.created` as a date-time, not a string.
-//! 3. `error.rs`: every way the step can fail, and what a client is told.
-//! 4. `password.rs`: passwords as argon2 hashes, as in step 3.
-//! 5. `migrations/`, `migrations-postgres/` and `schema.rs`: the tables, made
-//!    change by change in each dialect, and diesel's picture of them.
-//! 6. `models.rs`: the rows as structs, how they relate, the queries, and
+//! 1. `timestamp.rs`: `post.created` as a date-time, not a string.
+//! 2. `error.rs`: every way the step can fail, and what a client is told.
+//! 3. `password.rs`: passwords as argon2 hashes, as in step 3.
+//! 4. `migrations/` and `schema.rs`: the tables, made change by change, and
+//!    diesel's picture of them.
+//! 5. `models.rs`: the rows as structs, how they relate, the queries, and
 //!    the input rules a user or post must meet.
-//! 7. `migrate.rs`: the `db` commands: upgrade, downgrade, history, current,
+//! 6. `migrate.rs`: the `db` commands: upgrade, downgrade, history, current,
 //!    new, stamp, check, and the backup.
-//! 8. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 7. `db.rs`: the pool and its pragmas, and the request's connection,
 //!    checked out of the pool on first use.
-//! 9. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 10. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 11. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 12. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 13. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 14. `main.rs`: the command line: `db ...` and `serve`.
+//! 8. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 9. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 10. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 11. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 12. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 13. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
 pub mod api;
 pub mod auth;
-pub mod backend;
 pub mod blog;
 pub mod config;
 pub mod db;

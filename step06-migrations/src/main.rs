@@ -1,12 +1,11 @@
 //! The command line of step 6. With no command it runs the walkthrough.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use step06_migrations::backend::{Conn, Location};
-use step06_migrations::migrate::{self, Backup};
+use step06_migrations::migrate::{self, MIGRATIONS};
 use step06_migrations::{Config, Error, config, create_app, db, walkthrough};
 
 // ANCHOR: cli
@@ -18,8 +17,8 @@ use step06_migrations::{Config, Error, config, create_app, db, walkthrough};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// The database for `db` and `serve`: a SQLite path or sqlite: URL, or a
-    /// postgres:// URL [default: instance/step06.sqlite]
+    /// The database for `db` and `serve`: a path or a sqlite: URL
+    /// [default: instance/step06.sqlite]
     #[arg(
         long,
         global = true,
@@ -38,11 +37,10 @@ enum Command {
     /// Migrations: `flask db` in Rust.
     #[command(subcommand)]
     Db(Db),
-    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It refuses a
-    /// database with pending migrations. It logs each request to stderr
-    /// (RUST_LOG=warn quiets it). Sessions are signed with SECRET_KEY (128 hex
-    /// digits), or else with a key generated once into
-    /// instance/step06-secret-key.
+    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It refuses a database with
+    /// pending migrations. It logs each request to stderr (RUST_LOG=warn
+    /// quiets it). Sessions are signed with SECRET_KEY (128 hex digits), or
+    /// else with a key generated once into instance/step06-secret-key.
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
@@ -115,7 +113,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Error> {
     // The walkthrough has a database of its own; only the commands read this.
-    let database = || db::location(cli.database.as_deref());
+    let database = || stepkit::setting::sqlite_path(cli.database.as_deref(), db::DEFAULT_DATABASE);
     let out = &mut std::io::stdout().lock();
     match cli.command {
         None => walkthrough::run(out),
@@ -125,8 +123,7 @@ fn run(cli: Cli) -> Result<(), Error> {
 }
 
 /// Runs one `db` command on the database at `path`.
-fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<(), Error> {
-    let migrations = migrate::embedded(location);
+fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Error> {
     if let Db::New { name, dir } = &command {
         let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
         let created = migrate::new_migration(dir, name, &now)?;
@@ -144,27 +141,21 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
     }
     | Db::Stamp { version } = &command
     {
-        migrate::check_version(migrations, version)?; // a typo makes no file
+        migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
     }
     // Only upgrade and stamp may make a database; the others read one.
     let makes = matches!(command, Db::Upgrade { .. } | Db::Stamp { .. });
-    if !makes && matches!(location, Location::Sqlite(path) if !path.exists()) {
+    if !makes && !path.exists() {
         return Err(Error::NoDatabase {
-            database: location.clone(),
+            path: path.to_path_buf(),
         });
     }
-    let conn = &mut migrate::connect(location)?;
-    if matches!(
-        command,
-        Db::Upgrade { .. } | Db::Downgrade { .. } | Db::Stamp { .. }
-    ) {
-        migrate::take_turn(conn)?;
-    }
+    let conn = &mut migrate::connect(path)?;
     match command {
         Db::Upgrade { to, no_backup } => {
-            let pending = migrate::pending(conn, migrations)? > 0;
-            back_up_unless(no_backup || !pending, conn, location, out)?;
-            let applied = migrate::upgrade(conn, migrations, to.as_deref())?;
+            let pending = migrate::pending(conn, &MIGRATIONS)? > 0;
+            back_up_unless(no_backup || !pending, conn, path, out)?;
+            let applied = migrate::upgrade(conn, &MIGRATIONS, to.as_deref())?;
             let none = match &to {
                 Some(to) if pending => {
                     format!("Nothing to apply up to {to}: the database is past it.")
@@ -175,8 +166,8 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
         }
         Db::Downgrade { steps, no_backup } => {
             let applied = migrate::current(conn)?.is_some();
-            back_up_unless(no_backup || !applied, conn, location, out)?;
-            let reverted = migrate::downgrade(conn, migrations, steps.into())?;
+            back_up_unless(no_backup || !applied, conn, path, out)?;
+            let reverted = migrate::downgrade(conn, &MIGRATIONS, steps.into())?;
             report(
                 out,
                 "Reverted",
@@ -184,7 +175,7 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
                 "Nothing to revert: no migration is applied.",
             )
         }
-        Db::History => migrate::history(conn, migrations, out),
+        Db::History => migrate::history(conn, &MIGRATIONS, out),
         Db::Current => {
             let version = migrate::current(conn)?;
             writeln!(
@@ -195,7 +186,7 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
             Ok(())
         }
         Db::Stamp { version } => {
-            let stamped = migrate::stamp(conn, migrations, &version)?;
+            let stamped = migrate::stamp(conn, &MIGRATIONS, &version)?;
             report(
                 out,
                 "Stamped",
@@ -204,7 +195,7 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
             )
         }
         Db::Check => {
-            let drift = migrate::check(conn, migrations)?;
+            let drift = migrate::check(conn, &MIGRATIONS)?;
             for line in &drift {
                 writeln!(out, "drift: {line}")?;
             }
@@ -223,17 +214,15 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
 /// Writes the backup next to the database, unless told not to, and says where.
 fn back_up_unless(
     skip: bool,
-    conn: &mut Conn,
-    location: &Location,
+    conn: &mut diesel::SqliteConnection,
+    path: &Path,
     out: &mut impl Write,
 ) -> Result<(), Error> {
     if skip {
         return Ok(());
     }
-    match migrate::backup(conn, location)? {
-        Backup::Made(copy) => writeln!(out, "Backed up {location} to {}", copy.display())?,
-        Backup::Skipped(why) => writeln!(out, "Did not back up {location}: {why}.")?,
-        Backup::Empty => {}
+    if let Some(copy) = migrate::backup(conn, path)? {
+        writeln!(out, "Backed up {} to {}", path.display(), copy.display())?;
     }
     Ok(())
 }
@@ -251,7 +240,7 @@ fn report(out: &mut impl Write, verb: &str, names: &[String], none: &str) -> Res
 
 /// Builds the app from its config and serves it until Ctrl-C or SIGTERM; with
 /// `--migrate`, upgrades the database first.
-fn serve(location: Location, port: u16, migrate_first: bool) -> Result<(), Error> {
+fn serve(path: PathBuf, port: u16, migrate_first: bool) -> Result<(), Error> {
     stepkit::logging::init("step06_migrations");
     if migrate_first {
         db_command(
@@ -259,12 +248,12 @@ fn serve(location: Location, port: u16, migrate_first: bool) -> Result<(), Error
                 to: None,
                 no_backup: false,
             },
-            &location,
+            &path,
             &mut std::io::stdout().lock(),
         )?;
     }
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
-    let app = create_app(Config::new(location.clone(), key))?; // blocking, before tokio starts
-    stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, &location))?;
+    let app = create_app(Config::new(path.clone(), key))?; // SQLite, before tokio starts
+    stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, path.display()))?;
     Ok(())
 }

@@ -5,13 +5,12 @@
 //! its own demo database, made anew on every run.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::backend::{Conn, Location};
-use crate::migrate::{self, Backup, MIGRATIONS};
+use crate::migrate::{self, MIGRATIONS};
 use crate::{Error, password};
 
 /// The demo database, relative to the folder the command runs in.
@@ -27,12 +26,12 @@ const VERSIONS: [&str; 4] = [
 
 /// Runs the sections in order, writing the narration to `out`.
 pub fn run(out: &mut impl Write) -> Result<(), Error> {
-    let location = Location::Sqlite(PathBuf::from(DEMO_DATABASE));
+    let path = Path::new(DEMO_DATABASE);
     for suffix in ["", "-wal", "-shm", &format!(".backup-{}", VERSIONS[0])] {
         remove_if_present(&format!("{DEMO_DATABASE}{suffix}"))?;
     }
     writeln!(out, "Step 6: migrations that keep the data")?;
-    let conn = &mut migrate::connect(&location)?;
+    let conn = &mut migrate::connect(path)?;
 
     heading(out, 1, "A database at the first migration, with data")?;
     for name in migrate::upgrade(conn, &MIGRATIONS, Some(VERSIONS[0]))? {
@@ -63,9 +62,9 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     describe(out, conn)?;
 
     heading(out, 4, "Back up, then upgrade again")?;
-    if let Backup::Made(copy) = migrate::backup(conn, &location)? {
-        writeln!(out, "Backed up {location} to {}", copy.display())?;
-        let mut backup = migrate::connect(&Location::Sqlite(copy.clone()))?;
+    if let Some(copy) = migrate::backup(conn, path)? {
+        writeln!(out, "Backed up {} to {}", path.display(), copy.display())?;
+        let mut backup = migrate::connect(&copy)?;
         writeln!(
             out,
             "The backup holds {} row(s), at version {}.",
@@ -98,7 +97,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
 }
 
 /// Two users and three posts, written with the first migration's columns.
-fn fill(conn: &mut Conn) -> Result<(), Error> {
+fn fill(conn: &mut SqliteConnection) -> Result<(), Error> {
     for name in ["ann", "bo"] {
         diesel::sql_query("INSERT INTO user (username, password) VALUES (?, ?)")
             .bind::<Text, _>(name)
@@ -123,7 +122,7 @@ fn fill(conn: &mut Conn) -> Result<(), Error> {
 }
 
 /// The `post` table's columns, the row counts, and post 2 in full.
-fn describe(out: &mut impl Write, conn: &mut Conn) -> Result<(), Error> {
+fn describe(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     #[derive(QueryableByName)]
     struct Line {
         #[diesel(sql_type = Text)]

@@ -1,5 +1,6 @@
 //! Benchmark 7: the same app code on SQLite and on PostgreSQL, in one run.
-//! Step 4's `find_user` (a point read) and `posts_page` (a page of 100 posts
+//! Step 7 runs step 4's and step 5's code on both databases, so this bench
+//! measures step 7's copies of them. Step 4's `find_user` (a point read) and `posts_page` (a page of 100 posts
 //! with their authors), each on a connection from step 4's pool; then 8 and
 //! 32 writers, each on a connection of its own, adding posts with step 4's
 //! `create_post` as fast as they can.
@@ -19,9 +20,9 @@ use std::time::{Instant, SystemTime};
 use criterion::Criterion;
 use diesel::prelude::*;
 use measured::{Comparison, Row, figure};
-use step04_orm::backend::Location;
-use step04_orm::db::{self, Database};
-use step04_orm::models::{self, NewPost, Page};
+use step07_postgres::backend::Location;
+use step07_postgres::db::{self, Database};
+use step07_postgres::models::{self, NewPost, Page};
 use testkit::backends::{PgDatabase, SERVER_VAR, TestDatabase};
 
 const USERS: i64 = 1000;
@@ -88,11 +89,11 @@ fn main() {
 /// A step 5 blog in `database`: [`STEP05_USERS`] users with
 /// [`STEP05_POSTS_EACH`] posts each, and a connection to it. The database
 /// lives as long as the `TestDatabase` returned with the connection.
-fn step05_blog(database: TestDatabase) -> (TestDatabase, step05_relationships::db::Pooled) {
-    use step05_relationships::db as db5;
-    use step05_relationships::schema::{post, user};
+fn step05_blog(database: TestDatabase) -> (TestDatabase, step07_postgres::db::Pooled) {
+    use step07_postgres::db as db5;
+    use step07_postgres::schema::{post, user};
     let location = db5::location(Some(&database.setting())).expect("a location");
-    db5::init_db(&location).expect("step 5's tables");
+    migrated(&location);
     let mut conn = db5::Database::new(location)
         .and_then(|pool| pool.connect())
         .expect("a connection");
@@ -124,9 +125,9 @@ fn step05_blog(database: TestDatabase) -> (TestDatabase, step05_relationships::d
 /// `users_with_posts`, on each database.
 fn measure_loads(
     criterion: &mut Criterion,
-    blogs: &mut [(TestDatabase, step05_relationships::db::Pooled); 2],
+    blogs: &mut [(TestDatabase, step07_postgres::db::Pooled); 2],
 ) {
-    use step05_relationships::models as models5;
+    use step07_postgres::models as models5;
     let mut group = criterion.benchmark_group("backends");
     let page = models5::Page {
         number: 1,
@@ -150,18 +151,25 @@ fn measure_loads(
     group.finish();
 }
 
-/// Step 4's tables, with [`USERS`] users and [`POSTS`] posts, through the
+/// Step 7's tables, made by its migrations in the database's dialect.
+fn migrated(location: &Location) {
+    use step07_postgres::migrate;
+    let mut conn = migrate::connect(location).expect("a connection");
+    migrate::upgrade(&mut conn, migrate::embedded(location), None).expect("the migrations");
+}
+
+/// Step 7's tables, with [`USERS`] users and [`POSTS`] posts, through the
 /// step's own code, so both databases hold the same rows.
 fn fill(location: &Location) {
-    db::init_db(location).expect("step 4's tables");
+    migrated(location);
     let database = Database::new(location.clone()).expect("a pool");
     let mut conn = database.connect().expect("a connection");
     conn.transaction(|conn| {
         for n in 1..=USERS {
-            diesel::insert_into(step04_orm::schema::user::table)
+            diesel::insert_into(step07_postgres::schema::user::table)
                 .values((
-                    step04_orm::schema::user::username.eq(format!("user{n}")),
-                    step04_orm::schema::user::password.eq("not a hash"),
+                    step07_postgres::schema::user::username.eq(format!("user{n}")),
+                    step07_postgres::schema::user::password.eq("not a hash"),
                 ))
                 .execute(conn)?;
         }

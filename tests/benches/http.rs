@@ -19,7 +19,6 @@ use hyper::{Request, header};
 use hyper_util::rt::TokioIo;
 use measured::{Comparison, Row, figure};
 use serde_json::json;
-use step04_orm::backend::Location;
 use step04_orm::{Config, create_app, db};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -44,7 +43,7 @@ fn main() {
 
 /// Step 4's tables with one user.
 fn fill(path: &Path) {
-    db::init_db(&Location::Sqlite(path.to_path_buf())).expect("step 4's tables");
+    db::init_db(path).expect("step 4's tables");
     common::add_users(path, 1);
 }
 
@@ -69,7 +68,7 @@ async fn serve(path: &Path) -> Client {
             get(move || std::future::ready(Json(from_memory.clone()))),
         )
         .route("/hop/users/1", get(on_a_blocking_thread));
-    let app = create_app(Config::testing(Location::Sqlite(path.to_path_buf())))
+    let app = create_app(Config::testing(path.to_path_buf()))
         .expect("step 4's app")
         .merge(extra);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");

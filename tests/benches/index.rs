@@ -10,7 +10,6 @@ use std::time::SystemTime;
 use criterion::Criterion;
 use measured::{Comparison, Row, figure};
 use rusqlite::Connection;
-use step05_relationships::backend::Location;
 use step05_relationships::db::{self, Database};
 use step05_relationships::models;
 
@@ -56,7 +55,7 @@ fn main() {
 /// in turn; drops the index if the setup has none. Returns SQLite's plan
 /// for the query.
 fn fill(path: &Path, setup: &Setup) -> String {
-    db::init_db(&Location::Sqlite(path.to_path_buf())).expect("step 5's tables");
+    db::init_db(path).expect("step 5's tables");
     common::add_users(path, USERS);
     common::add_posts(path, setup.posts, USERS);
     let conn = Connection::open(path).expect("open");
@@ -75,7 +74,7 @@ fn fill(path: &Path, setup: &Setup) -> String {
 }
 
 fn measure(criterion: &mut Criterion, path: &Path, setup: &Setup) {
-    let mut conn = Database::new(Location::Sqlite(path.to_path_buf()))
+    let mut conn = Database::new(path.to_path_buf())
         .and_then(|database| database.connect())
         .expect("a pooled connection");
     let mut author = 0;

@@ -7,8 +7,8 @@ mod common;
 use std::path::Path;
 use std::time::SystemTime;
 
+use diesel::SqliteConnection;
 use measured::{Comparison, Row, figure};
-use step05_relationships::backend::{Conn, Location};
 use step05_relationships::db::{self, Database};
 use step05_relationships::models::{self, Page, Post, User};
 
@@ -16,13 +16,13 @@ const USERS: i64 = 100;
 const POSTS_EACH: i64 = 10;
 const BENCHES: [&str; 2] = ["n_plus_one", "grouped_by"];
 
-type Loader = fn(&mut Conn) -> Vec<(User, Vec<Post>)>;
+type Loader = fn(&mut SqliteConnection) -> Vec<(User, Vec<Post>)>;
 
 fn main() {
     let folder = common::scratch();
     let path = folder.path().join("step05.sqlite");
     fill(&path);
-    let mut conn = Database::new(Location::Sqlite(path.to_path_buf()))
+    let mut conn = Database::new(path)
         .and_then(|database| database.connect())
         .expect("a pooled connection");
     let loaders: [Loader; 2] = [n_plus_one, grouped_by];
@@ -47,13 +47,13 @@ fn main() {
 
 /// Step 5's tables with [`USERS`] users of [`POSTS_EACH`] posts each.
 fn fill(path: &Path) {
-    db::init_db(&Location::Sqlite(path.to_path_buf())).expect("step 5's tables");
+    db::init_db(path).expect("step 5's tables");
     common::add_users(path, USERS);
     common::add_posts(path, USERS * POSTS_EACH, USERS);
 }
 
 /// The users, then each one's posts: 1 + [`USERS`] queries.
-fn n_plus_one(conn: &mut Conn) -> Vec<(User, Vec<Post>)> {
+fn n_plus_one(conn: &mut SqliteConnection) -> Vec<(User, Vec<Post>)> {
     let users = models::all_users(conn).expect("the users");
     users
         .into_iter()
@@ -65,7 +65,7 @@ fn n_plus_one(conn: &mut Conn) -> Vec<(User, Vec<Post>)> {
 }
 
 /// The users and all their posts in two queries.
-fn grouped_by(conn: &mut Conn) -> Vec<(User, Vec<Post>)> {
+fn grouped_by(conn: &mut SqliteConnection) -> Vec<(User, Vec<Post>)> {
     let page = Page {
         number: 1,
         per_page: USERS,

@@ -2,8 +2,7 @@
 //! user WHERE id = ?`, on the same file through raw rusqlite (a cached
 //! prepared statement), sqlx (one connection) and diesel (step 4's
 //! `find_user`, on a connection from step 4's pool): what a query builder
-//! or an ORM adds to the read itself. And the same diesel query on a plain
-//! `SqliteConnection`: what step 4's two-backend `Conn` adds.
+//! or an ORM adds to the read itself.
 
 mod common;
 
@@ -11,17 +10,14 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use criterion::Criterion;
-use diesel::prelude::*;
 use measured::{Comparison, figure};
 use rusqlite::Connection;
 use sqlx::Connection as _;
-use step04_orm::backend::Location;
 use step04_orm::db::{self, Database};
 use step04_orm::models;
-use step04_orm::schema::user;
 
 const USERS: i64 = 1000;
-const BENCHES: [&str; 4] = ["rusqlite", "sqlx", "diesel", "diesel_sqlite"];
+const BENCHES: [&str; 3] = ["rusqlite", "sqlx", "diesel"];
 const READ: &str = "SELECT id, username FROM user WHERE id = ?1";
 
 fn main() {
@@ -37,7 +33,7 @@ fn main() {
 
 /// Step 4's tables, with [`USERS`] users.
 fn fill(path: &Path) {
-    db::init_db(&Location::Sqlite(path.to_path_buf())).expect("step 4's tables");
+    db::init_db(path).expect("step 4's tables");
     common::add_users(path, USERS);
 }
 
@@ -77,25 +73,11 @@ fn measure(criterion: &mut Criterion, path: &Path) {
                 .expect("read")
         })
     });
-    let mut diesel_conn = Database::new(Location::Sqlite(path.to_path_buf()))
+    let mut diesel_conn = Database::new(path.to_path_buf())
         .and_then(|database| database.connect())
         .expect("a pooled connection");
     group.bench_function(BENCHES[2], |bencher| {
         bencher.iter(|| models::find_user(&mut diesel_conn, next_id()).expect("read"))
-    });
-    let mut sqlite_conn =
-        <diesel::SqliteConnection as diesel::Connection>::establish(&path.to_string_lossy())
-            .expect("open");
-    group.bench_function(BENCHES[3], |bencher| {
-        bencher.iter(|| {
-            // `find_user`'s query, typed for SQLite alone.
-            user::table
-                .find(next_id())
-                .select(models::User::as_select())
-                .first(&mut sqlite_conn)
-                .optional()
-                .expect("read")
-        })
     });
     group.finish();
 }
@@ -105,7 +87,6 @@ fn comparison(means: &[f64]) -> Comparison {
         "rusqlite, cached prepared statement",
         "sqlx, one connection",
         "diesel, step 4's find_user",
-        "diesel, the same query on a SqliteConnection",
     ];
     let floor = means[0];
     let rows = common::rows_in_micros(&labels, means, |nanos| {

@@ -22,10 +22,7 @@ fn main() {
     let path = folder.path().join("step02.sqlite");
     fill(&path);
     let step04_path = folder.path().join("step04.sqlite");
-    step04_orm::db::init_db(&step04_orm::backend::Location::Sqlite(
-        step04_path.to_path_buf(),
-    ))
-    .expect("step 4's tables");
+    step04_orm::db::init_db(&step04_path).expect("step 4's tables");
     common::add_users(&step04_path, USERS);
     let since = SystemTime::now();
     let mut criterion = common::criterion();
@@ -79,10 +76,7 @@ fn measure(criterion: &mut Criterion, path: &Path, step04_path: &Path) {
             })
         })
     });
-    let step04 = step04_orm::db::Database::new(step04_orm::backend::Location::Sqlite(
-        step04_path.to_path_buf(),
-    ))
-    .expect("step 4's pool");
+    let step04 = step04_orm::db::Database::new(step04_path.to_path_buf()).expect("step 4's pool");
     group.bench_function(BENCHES[2], |bencher| {
         bencher.iter(|| {
             let mut conn = step04.connect().expect("a pooled connection");

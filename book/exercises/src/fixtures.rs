@@ -5,10 +5,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, PooledConnection};
 use diesel::sql_types::BigInt;
 use http_body_util::BodyExt;
 use tempfile::TempDir;
 use tower::ServiceExt;
+
+/// A connection from a diesel step's pool.
+pub type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
 
 /// Step 2's table with `names` as users (user0@example.com, ...), and the
 /// app that serves `routes` on it with step 2's connection per request.
@@ -47,15 +51,13 @@ pub fn send(app: Router, request: Request<Body>) -> (StatusCode, String) {
 
 /// Step 4's tables with `users` (each with its posts' titles and bodies),
 /// on a connection from step 4's pool.
-pub fn step04_blog(users: &[(&str, &[(&str, &str)])]) -> (TempDir, step04_orm::db::Pooled) {
-    use step04_orm::backend::{Conn, Location};
+pub fn step04_blog(users: &[(&str, &[(&str, &str)])]) -> (TempDir, Pooled) {
     use step04_orm::db::{self, Database};
     use step04_orm::models::{self, NewPost};
     let folder = crate::scratch();
     let path = folder.path().join("step04.sqlite");
-    let location = Location::Sqlite(path);
-    db::init_db(&location).expect("step 4's tables");
-    let mut conn = Database::new(location)
+    db::init_db(&path).expect("step 4's tables");
+    let mut conn = Database::new(path)
         .and_then(|database| database.connect())
         .expect("a connection");
     for (username, posts) in users {
@@ -67,10 +69,7 @@ pub fn step04_blog(users: &[(&str, &[(&str, &str)])]) -> (TempDir, step04_orm::d
                 body,
             };
             let id = models::create_post(&mut conn, &post).expect("a post");
-            let Conn::Sqlite(sqlite) = &mut *conn else {
-                unreachable!("the blog is a SQLite file")
-            };
-            written_in_turn(sqlite, id);
+            written_in_turn(&mut conn, id);
         }
     }
     (folder, conn)
@@ -78,15 +77,13 @@ pub fn step04_blog(users: &[(&str, &[(&str, &str)])]) -> (TempDir, step04_orm::d
 
 /// Step 5's tables with `users` (each with its posts' titles), on a
 /// connection from step 5's pool.
-pub fn step05_blog(users: &[(&str, &[&str])]) -> (TempDir, step05_relationships::db::Pooled) {
-    use step05_relationships::backend::{Conn, Location};
+pub fn step05_blog(users: &[(&str, &[&str])]) -> (TempDir, Pooled) {
     use step05_relationships::db::{self, Database};
     use step05_relationships::models::{self, NewPost};
     let folder = crate::scratch();
     let path = folder.path().join("step05.sqlite");
-    let location = Location::Sqlite(path);
-    db::init_db(&location).expect("step 5's tables");
-    let mut conn = Database::new(location)
+    db::init_db(&path).expect("step 5's tables");
+    let mut conn = Database::new(path)
         .and_then(|database| database.connect())
         .expect("a connection");
     for (username, titles) in users {
@@ -98,10 +95,7 @@ pub fn step05_blog(users: &[(&str, &[&str])]) -> (TempDir, step05_relationships:
                 body: "...",
             };
             let id = models::create_post(&mut conn, &post).expect("a post");
-            let Conn::Sqlite(sqlite) = &mut *conn else {
-                unreachable!("the blog is a SQLite file")
-            };
-            written_in_turn(sqlite, id);
+            written_in_turn(&mut conn, id);
         }
     }
     (folder, conn)

@@ -7,7 +7,6 @@ use std::path::Path;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_migrations::FileBasedMigrations;
-use step06_migrations::backend::{Conn, Location};
 use step06_migrations::migrate;
 
 /// A migration's two files.
@@ -25,7 +24,7 @@ const STEP06_HEAD: &str = "2026-01-04-000001";
 /// it stands.
 pub struct Setup {
     _folder: tempfile::TempDir,
-    pub conn: Conn,
+    pub conn: SqliteConnection,
     pub source: FileBasedMigrations,
     pub user_table: String,
 }
@@ -47,8 +46,7 @@ pub fn setup(name: &str, migration: Migration, users: &[&str]) -> Setup {
     std::fs::write(new.join("up.sql"), migration.up).expect("up.sql");
     std::fs::write(new.join("down.sql"), migration.down).expect("down.sql");
     let source = FileBasedMigrations::from_path(&migrations).expect("the migrations");
-    let mut conn = migrate::connect(&Location::Sqlite(folder.path().join("step06.sqlite")))
-        .expect("a database");
+    let mut conn = migrate::connect(&folder.path().join("step06.sqlite")).expect("a database");
     migrate::upgrade(&mut conn, &source, Some(STEP06_HEAD)).expect("step 6's migrations");
     for username in users {
         add_user(&mut conn, username).expect("a user");
@@ -69,7 +67,7 @@ struct Sql {
 }
 
 /// How SQLite stores the user table's definition.
-pub fn table_sql(conn: &mut Conn) -> String {
+pub fn table_sql(conn: &mut SqliteConnection) -> String {
     let rows: Vec<Sql> =
         diesel::sql_query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'user'")
             .load(conn)
@@ -77,7 +75,7 @@ pub fn table_sql(conn: &mut Conn) -> String {
     rows.into_iter().map(|row| row.sql).collect()
 }
 
-pub fn usernames(conn: &mut Conn) -> Vec<String> {
+pub fn usernames(conn: &mut SqliteConnection) -> Vec<String> {
     let rows: Vec<Sql> = diesel::sql_query("SELECT username AS sql FROM user ORDER BY id")
         .load(conn)
         .expect("the users");
@@ -95,7 +93,7 @@ pub fn down(setup: &mut Setup) {
 }
 
 /// Inserts a user called `username`.
-pub fn add_user(conn: &mut Conn, username: &str) -> QueryResult<usize> {
+pub fn add_user(conn: &mut SqliteConnection, username: &str) -> QueryResult<usize> {
     diesel::sql_query("INSERT INTO user (username, password) VALUES (?, 'a hash')")
         .bind::<Text, _>(username)
         .execute(conn)

@@ -2,14 +2,13 @@
 //! `cargo run -p exercises -- check step04-search`.
 
 use diesel::prelude::*;
-use step04_orm::backend::Conn;
 use step04_orm::models::Post;
 use step04_orm::schema::post;
 
 /// The posts whose title or body contains `text`, in any case, newest
 /// first. Today it looks at titles only, oldest first, and lets `%` and
 /// `_` act as wildcards.
-pub fn search_posts(conn: &mut Conn, text: &str) -> QueryResult<Vec<Post>> {
+pub fn search_posts(conn: &mut SqliteConnection, text: &str) -> QueryResult<Vec<Post>> {
     post::table
         .filter(post::title.like(format!("%{text}%")))
         .order(post::id)

@@ -6,12 +6,11 @@
 //! index helps a search that fixes the start of the text, as the chapter's
 //! exercise notes explain.)
 
-use step04_orm::backend::Conn;
+use diesel::SqliteConnection;
 use step04_orm::models::Post;
 
-use crate::fixtures::step04_blog;
+use crate::fixtures::{Pooled, step04_blog};
 use crate::{Check, Exercise};
-use step04_orm::db::Pooled;
 
 mod exercise;
 mod solution;
@@ -21,7 +20,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step04-orm.md",
     task: "search posts with a LIKE filter",
     edit: "book/exercises/src/step04_search/exercise.rs",
-    pristine: "99a56e269e87b308",
+    pristine: "fd2b171cba80131f",
     run: |version| {
         let answer: SearchPosts = version.pick(exercise::search_posts, solution::search_posts);
         crate::run_checks(&CHECKS, answer)
@@ -29,7 +28,7 @@ pub const EXERCISE: Exercise = Exercise {
 };
 
 /// What `search_posts` must be: the posts that contain `text`.
-type SearchPosts = fn(&mut Conn, &str) -> diesel::QueryResult<Vec<Post>>;
+type SearchPosts = fn(&mut SqliteConnection, &str) -> diesel::QueryResult<Vec<Post>>;
 
 const CHECKS: [Check<SearchPosts>; 4] = [
     ("finds the text in titles, in any case", finds_in_titles),
@@ -44,7 +43,7 @@ fn posts(posts: &[(&str, &str)]) -> (tempfile::TempDir, Pooled) {
     step04_blog(&[("ada", posts)])
 }
 
-fn titles(search_posts: SearchPosts, conn: &mut Conn, text: &str) -> Vec<String> {
+fn titles(search_posts: SearchPosts, conn: &mut SqliteConnection, text: &str) -> Vec<String> {
     let found = search_posts(conn, text).unwrap_or_else(|err| panic!("searching {text:?}: {err}"));
     found.into_iter().map(|post| post.title).collect()
 }

@@ -2,11 +2,10 @@
 //! and the order the index page uses.
 
 use diesel::prelude::*;
-use step04_orm::backend::Conn;
 use step04_orm::models::Post;
 use step04_orm::schema::post;
 
-pub fn search_posts(conn: &mut Conn, text: &str) -> QueryResult<Vec<Post>> {
+pub fn search_posts(conn: &mut SqliteConnection, text: &str) -> QueryResult<Vec<Post>> {
     let mut escaped = String::new();
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {

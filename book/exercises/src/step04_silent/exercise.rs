@@ -2,12 +2,11 @@
 //! `cargo run -p exercises -- check step04-silent`.
 
 use diesel::prelude::*;
-use step04_orm::backend::Conn;
 use step04_orm::models::User;
 use step04_orm::schema::user;
 
 /// The users who have written no post, in id order. Today: every user.
-pub fn users_without_posts(conn: &mut Conn) -> QueryResult<Vec<User>> {
+pub fn users_without_posts(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
     user::table
         .select(User::as_select())
         .order(user::id)

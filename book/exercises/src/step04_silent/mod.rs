@@ -5,7 +5,7 @@
 //! `left_join` and a filter on the post's id being NULL give it, as a
 //! `LEFT JOIN ... WHERE post.id IS NULL` would in SQL.
 
-use step04_orm::backend::Conn;
+use diesel::SqliteConnection;
 use step04_orm::models::User;
 
 use crate::fixtures::step04_blog;
@@ -19,7 +19,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step04-orm.md",
     task: "the users who never posted, with a left join",
     edit: "book/exercises/src/step04_silent/exercise.rs",
-    pristine: "ea903e58c7691bc0",
+    pristine: "3845e23ee0bb566f",
     run: |version| {
         let answer: UsersWithoutPosts =
             version.pick(exercise::users_without_posts, solution::users_without_posts);
@@ -28,7 +28,7 @@ pub const EXERCISE: Exercise = Exercise {
 };
 
 /// What `users_without_posts` must be.
-type UsersWithoutPosts = fn(&mut Conn) -> diesel::QueryResult<Vec<User>>;
+type UsersWithoutPosts = fn(&mut SqliteConnection) -> diesel::QueryResult<Vec<User>>;
 
 const CHECKS: [Check<UsersWithoutPosts>; 2] = [
     (
@@ -38,7 +38,7 @@ const CHECKS: [Check<UsersWithoutPosts>; 2] = [
     ("lists every user of a blog with no posts", empty_blog),
 ];
 
-fn names(users_without_posts: UsersWithoutPosts, conn: &mut Conn) -> Vec<String> {
+fn names(users_without_posts: UsersWithoutPosts, conn: &mut SqliteConnection) -> Vec<String> {
     let users = users_without_posts(conn).unwrap_or_else(|err| panic!("the query failed: {err}"));
     users.into_iter().map(|user| user.username).collect()
 }

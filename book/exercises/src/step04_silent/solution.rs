@@ -2,11 +2,10 @@
 //! those whose joined post is NULL.
 
 use diesel::prelude::*;
-use step04_orm::backend::Conn;
 use step04_orm::models::User;
 use step04_orm::schema::{post, user};
 
-pub fn users_without_posts(conn: &mut Conn) -> QueryResult<Vec<User>> {
+pub fn users_without_posts(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
     user::table
         .left_join(post::table)
         .filter(post::id.nullable().is_null())

@@ -2,13 +2,15 @@
 //! `cargo run -p exercises -- check step05-author`.
 
 use diesel::prelude::*;
-use step05_relationships::backend::Conn;
 use step05_relationships::models::{self, PostWithAuthor};
 
 /// The posts of `username`, newest first, each with its author's name;
 /// `None` if no user has that name. Today: one more query per post, and
 /// the posts come in title order.
-pub fn author_posts(conn: &mut Conn, username: &str) -> QueryResult<Option<Vec<PostWithAuthor>>> {
+pub fn author_posts(
+    conn: &mut SqliteConnection,
+    username: &str,
+) -> QueryResult<Option<Vec<PostWithAuthor>>> {
     let Some(user) = models::user_by_username(conn, username)? else {
         return Ok(None);
     };

@@ -6,13 +6,12 @@
 //! query per post, the N+1 problem. Do it in two queries at most, however
 //! many posts there are.
 
-use step05_relationships::backend::Conn;
+use diesel::SqliteConnection;
 use step05_relationships::db;
 use step05_relationships::models::PostWithAuthor;
 
-use crate::fixtures::step05_blog;
+use crate::fixtures::{Pooled, step05_blog};
 use crate::{Check, Exercise};
-use step05_relationships::db::Pooled;
 
 mod exercise;
 mod solution;
@@ -22,7 +21,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step05-relationships.md",
     task: "an author's posts without N+1 queries",
     edit: "book/exercises/src/step05_author/exercise.rs",
-    pristine: "15adef9286eb1246",
+    pristine: "cd559548bfaa26c1",
     run: |version| {
         let answer: AuthorPosts = version.pick(exercise::author_posts, solution::author_posts);
         crate::run_checks(&CHECKS, answer)
@@ -30,7 +29,8 @@ pub const EXERCISE: Exercise = Exercise {
 };
 
 /// What `author_posts` must be: the posts of `username`, if that user exists.
-type AuthorPosts = fn(&mut Conn, &str) -> diesel::QueryResult<Option<Vec<PostWithAuthor>>>;
+type AuthorPosts =
+    fn(&mut SqliteConnection, &str) -> diesel::QueryResult<Option<Vec<PostWithAuthor>>>;
 
 const CHECKS: [Check<AuthorPosts>; 3] = [
     (

@@ -2,11 +2,13 @@
 //! (`belonging_to`), newest first; the author's name is already known.
 
 use diesel::prelude::*;
-use step05_relationships::backend::Conn;
 use step05_relationships::models::{self, Post, PostWithAuthor};
 use step05_relationships::schema::post;
 
-pub fn author_posts(conn: &mut Conn, username: &str) -> QueryResult<Option<Vec<PostWithAuthor>>> {
+pub fn author_posts(
+    conn: &mut SqliteConnection,
+    username: &str,
+) -> QueryResult<Option<Vec<PostWithAuthor>>> {
     let Some(user) = models::user_by_username(conn, username)? else {
         return Ok(None);
     };

@@ -5,13 +5,12 @@
 //! per user. Load the users and their posts in two queries, and let
 //! `grouped_by` hand each user theirs.
 
-use step05_relationships::backend::Conn;
+use diesel::SqliteConnection;
 use step05_relationships::db;
 use step05_relationships::models::{Post, User};
 
-use crate::fixtures::step05_blog;
+use crate::fixtures::{Pooled, step05_blog};
 use crate::{Check, Exercise};
-use step05_relationships::db::Pooled;
 
 mod exercise;
 mod solution;
@@ -21,7 +20,7 @@ pub const EXERCISE: Exercise = Exercise {
     chapter: "step05-relationships.md",
     task: "every user's newest post, in two queries",
     edit: "book/exercises/src/step05_latest/exercise.rs",
-    pristine: "c1f3492c4465c132",
+    pristine: "3b394d9894d86b7d",
     run: |version| {
         let answer: LatestPosts = version.pick(exercise::latest_posts, solution::latest_posts);
         crate::run_checks(&CHECKS, answer)
@@ -29,7 +28,7 @@ pub const EXERCISE: Exercise = Exercise {
 };
 
 /// What `latest_posts` must be.
-type LatestPosts = fn(&mut Conn) -> diesel::QueryResult<Vec<(User, Option<Post>)>>;
+type LatestPosts = fn(&mut SqliteConnection) -> diesel::QueryResult<Vec<(User, Option<Post>)>>;
 
 const CHECKS: [Check<LatestPosts>; 2] = [
     (

@@ -3,11 +3,10 @@
 //! each group is the newest.
 
 use diesel::prelude::*;
-use step05_relationships::backend::Conn;
 use step05_relationships::models::{self, Post, User};
 use step05_relationships::schema::post;
 
-pub fn latest_posts(conn: &mut Conn) -> QueryResult<Vec<(User, Option<Post>)>> {
+pub fn latest_posts(conn: &mut SqliteConnection) -> QueryResult<Vec<(User, Option<Post>)>> {
     let users = models::all_users(conn)?;
     let posts: Vec<Post> = Post::belonging_to(&users)
         .select(Post::as_select())

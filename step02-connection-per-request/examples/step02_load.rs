@@ -6,7 +6,7 @@
 //! in requests, clients and time, and never leaves loopback. Run it with:
 //!
 //! ```console
-//! cargo run --release -p step02-connection-per-request --example bench -- --report book/src/measured/step02-bench.md
+//! cargo run --release -p step02-connection-per-request --example step02_load -- --report book/src/measured/step02-bench.md
 //! ```
 //!
 //! CI never runs it: its figures depend on the machine.

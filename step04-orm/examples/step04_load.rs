@@ -9,7 +9,7 @@
 //! clients and time, and never leaves loopback. Run it with:
 //!
 //! ```console
-//! cargo run --release -p step04-orm --example bench -- --report book/src/measured/step04-bench.md
+//! cargo run --release -p step04-orm --example step04_load -- --report book/src/measured/step04-bench.md
 //! ```
 //!
 //! CI never runs it: its figures depend on the machine.
@@ -29,7 +29,6 @@ use hyper::client::conn::http1::{SendRequest, handshake};
 use hyper::{Method, Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use step04_orm::backend::Location;
 use step04_orm::db::{self, Database, POOL_SIZE};
 use step04_orm::models::{self, NewPost};
 use step04_orm::{Config, create_app, routes};
@@ -137,7 +136,7 @@ fn run(load: &Load) -> Result<(), BoxError> {
     let username = fresh_database(path)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let layered = behind_the_layers(no_database("/layered/users/1", &username), path)?;
-    let app = create_app(Config::new(Location::Sqlite(path.to_path_buf())))?
+    let app = create_app(Config::new(path.to_path_buf()))?
         .merge(no_database("/nodb/users/1", &username))
         .merge(layered)
         .merge(one_hop(&username));
@@ -162,8 +161,8 @@ fn fresh_database(path: &Path) -> Result<String, BoxError> {
             return Err(format!("cannot delete {}: {err}", file.display()).into());
         }
     }
-    db::init_db(&Location::Sqlite(path.to_path_buf()))?;
-    let mut conn = Database::new(Location::Sqlite(path.to_path_buf()))?.connect()?;
+    db::init_db(path)?;
+    let mut conn = Database::new(path.to_path_buf())?.connect()?;
     conn.transaction::<_, BoxError, _>(|conn| {
         for n in 1..=USERS {
             models::create_user(conn, &format!("user{n}"), &format!("password {n}"))?;
@@ -212,7 +211,7 @@ fn one_hop(username: &str) -> Router {
 /// panic catcher and the request log, which writes nothing here, since the
 /// bench sets up no logging), so that its row prices the database alone.
 fn behind_the_layers(routes: Router, path: &Path) -> Result<Router, BoxError> {
-    let database = Database::new(Location::Sqlite(path.to_path_buf()))?;
+    let database = Database::new(path.to_path_buf())?;
     let templates = std::sync::Arc::new(routes::templates()?);
     Ok(stepkit::layers(db::init_app(routes, database), templates))
 }

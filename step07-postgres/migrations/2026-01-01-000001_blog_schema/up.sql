@@ -1,0 +1,17 @@
+-- Step 5's schema: flaskr's users and posts, and the index on author_id.
+CREATE TABLE user (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    username TEXT UNIQUE NOT NULL,
+    password TEXT NOT NULL -- an argon2 hash, never the password itself
+);
+
+CREATE TABLE post (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    author_id INTEGER NOT NULL,
+    created   TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, -- UTC text
+    title     TEXT NOT NULL,
+    body      TEXT NOT NULL,
+    FOREIGN KEY (author_id) REFERENCES user (id)
+);
+
+CREATE INDEX post_author_id ON post (author_id);

@@ -1,0 +1,369 @@
+//! The database: where it lives (a SQLite file or a PostgreSQL server),
+//! whether its migrations are all applied, a pool of diesel connections, and the connection each request checks out on
+//! first use and gives back when it ends. The queries are in `models.rs`.
+//!
+//! Flask keeps the connection on `g` (`get_db`) and closes it in a
+//! `teardown_appcontext` function (`close_db`). Here the middleware
+//! [`connection_per_request`] puts an unopened [`RequestDb`] into the
+//! request, handlers extract it, and the middleware closes whatever was
+//! opened, however the handler ended.
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::prelude::*;
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use futures_util::FutureExt;
+use stepkit::quote;
+
+use crate::backend::{Conn, Location, check_postgres_url};
+use crate::{Error, migrate};
+
+/// Where the database lives when neither `--database` nor `DATABASE_URL` says:
+/// Flask keeps its database in an `instance` folder, and so do we.
+/// The path is relative to the folder you run the command from.
+pub const DEFAULT_DATABASE: &str = "instance/step07.sqlite";
+
+/// Turns the value of `--database` or `DATABASE_URL` into a [`Location`], so
+/// that one value means one database to every command.
+///
+/// A `postgres://` (or `postgresql://`) URL names a PostgreSQL database. A
+/// plain path is a SQLite file, taken as it is. A URL in sqlx's form is read
+/// too: `sqlite:data/app.sqlite` and `sqlite://data/app.sqlite` are relative,
+/// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
+/// relative: mind the difference). Anything this step could not honour
+/// exactly is refused: other schemes (`mysql://`, `file:`), options such
+/// as `?mode=ro` on a SQLite URL, and in-memory databases, which vanish with
+/// the command.
+pub fn location(setting: Option<&str>) -> Result<Location, Error> {
+    let Some(value) = setting else {
+        return Ok(Location::Sqlite(PathBuf::from(DEFAULT_DATABASE)));
+    };
+    let refuse = |reason: String| Err(Error::DatabaseSetting(reason));
+    // libpq's `host=... password=...` form would be taken for a file name.
+    let key_value = value.split_whitespace().all(|word| word.contains('='));
+    if stepkit::setting::url_scheme(value).is_none() && value.contains('=') && key_value {
+        return refuse("looks like libpq's key=value form; give a postgres:// URL".to_owned());
+    }
+    let path = match stepkit::setting::url_scheme(value) {
+        None => value,
+        Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
+            let rest = &value[scheme.len() + 1..];
+            if rest.contains('?') {
+                let why =
+                    "carries options (?...), which this step does not honour; give a plain path";
+                return refuse(format!("{} {why}", quote(value)));
+            }
+            rest.strip_prefix("//").unwrap_or(rest)
+        }
+        Some(scheme) if ["postgres", "postgresql"].contains(&&*scheme.to_ascii_lowercase()) => {
+            // libpq knows the scheme in lower case only.
+            let url = scheme.to_ascii_lowercase() + &value[scheme.len()..];
+            return match check_postgres_url(&url) {
+                None => Ok(Location::Postgres(url)),
+                Some(why) => refuse(why.to_owned()),
+            };
+        }
+        // The value may hold a password, so only its scheme is repeated.
+        Some(scheme) => {
+            return refuse(format!(
+                "is a `{scheme}:` URL, but this step needs a SQLite file (a path or a sqlite: URL) or a postgres:// URL"
+            ));
+        }
+    };
+    if path.trim().is_empty() {
+        return refuse(format!("{} names no file", quote(value)));
+    }
+    if path.contains(":memory:") {
+        let why = "is an in-memory database, which would be gone when the command ends";
+        return refuse(format!("{} {why}", quote(value)));
+    }
+    Ok(Location::Sqlite(PathBuf::from(path)))
+}
+
+/// Fails with a hint unless the database exists, has had every migration
+/// this program was built with, and has the tables they make, so that
+/// `serve` never answers requests on a schema its queries were not compiled
+/// for. Rows that point nowhere are reported by `db check`, not refused here.
+pub fn check_migrated(location: &Location) -> Result<(), Error> {
+    let database = location.clone();
+    if let Location::Sqlite(path) = location
+        && !path.exists()
+    {
+        return Err(Error::NoDatabase { database });
+    }
+    let mut conn = migrate::connect(location)?;
+    let migrations = migrate::embedded(location);
+    let pending = migrate::pending(&mut conn, migrations)?;
+    if pending > 0 {
+        return Err(Error::Pending { database, pending });
+    }
+    // Versions alone can lie (a wrong `db stamp`): the tables must match too.
+    let drift = migrate::check(&mut conn, migrations)?;
+    let structural = drift
+        .iter()
+        .filter(|line| !line.starts_with("data:"))
+        .count();
+    match structural {
+        0 => Ok(()),
+        count => Err(Error::Drifted { database, count }),
+    }
+}
+
+/// The most connections the pool keeps open.
+pub const POOL_SIZE: u32 = 8;
+
+/// How long a request waits for a connection (all lent, or the server
+/// down) before it is answered 503: well inside the request timeout.
+pub const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// Run on each new SQLite connection before the pool lends it out: the
+/// source's "optimizing" advice. A connection waits up to 5 s for another's
+/// write lock before saying "database is locked"; WAL lets readers go on
+/// while one connection writes; foreign keys are checked (SQLite's default
+/// is off); and each connection caches up to 16 MiB of pages. A PostgreSQL
+/// server needs none of this: it locks rows, not a file, and always checks
+/// foreign keys. It gets [`SESSION`] instead.
+const PRAGMAS: &str = "
+    PRAGMA busy_timeout = 5000;
+    PRAGMA journal_mode = WAL;
+    PRAGMA foreign_keys = ON;
+    PRAGMA cache_size = -16384;";
+
+/// Run on each new PostgreSQL connection: a statement waits at most 5 s for
+/// a lock another session holds (a table being altered, say), as SQLite's
+/// busy timeout does, and runs at most 10 s, well inside the request
+/// timeout. Without them a request would wait as long as the lock is held.
+const SESSION: &str = "
+    SET lock_timeout = '5s';
+    SET statement_timeout = '10s';";
+
+#[derive(Debug, Clone, Copy)]
+struct Pragmas;
+
+impl CustomizeConnection<Conn, Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut Conn) -> Result<(), Error> {
+        match conn {
+            Conn::Sqlite(sqlite) => Ok(sqlite.batch_execute(PRAGMAS)?),
+            Conn::Postgres(postgres) => Ok(postgres.batch_execute(SESSION)?),
+        }
+    }
+}
+
+/// Opens the pool's connections with [`migrate::connect`]. (diesel's own
+/// `ConnectionManager` would try each backend in turn and lose the reason
+/// a connection failed.)
+#[derive(Debug)]
+pub struct Manager(Location);
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = Error;
+
+    fn connect(&self) -> Result<Conn, Error> {
+        migrate::connect(&self.0)
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Error> {
+        Ok(conn.ping()?)
+    }
+
+    /// A connection dropped while its thread panics may be inside a
+    /// transaction: the pool closes it rather than lend it again.
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Runs `work` on `conn` and counts the SELECT statements it sends, through
+/// diesel's connection instrumentation: the way to see an N+1 problem.
+pub fn count_selects<T>(conn: &mut Conn, work: impl FnOnce(&mut Conn) -> T) -> (T, usize) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            let sql = query.to_string();
+            if sql.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let result = work(conn);
+    conn.set_instrumentation(None::<Box<dyn Instrumentation>>);
+    (result, count.load(Ordering::SeqCst))
+}
+
+/// The app's database, and the pool of connections to it.
+#[derive(Debug, Clone)]
+pub struct Database {
+    location: Location,
+    pool: Pool<Manager>,
+}
+
+/// A connection lent by the pool; dropping it gives it back.
+pub type Pooled = PooledConnection<Manager>;
+
+impl Database {
+    /// The database at `location`, which `db upgrade` has prepared, with a
+    /// pool of up to [`POOL_SIZE`] connections, opened as requests need them.
+    pub fn new(location: Location) -> Result<Database, Error> {
+        // A server's socket can go stale while it sits in the pool; a file cannot.
+        let is_server = matches!(location, Location::Postgres(_));
+        let pool = Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(0))
+            .test_on_check_out(is_server)
+            .connection_timeout(POOL_WAIT)
+            .connection_customizer(Box::new(Pragmas))
+            .build(Manager(location.clone()))?;
+        Ok(Database { location, pool })
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Checks a connection out of the pool, waiting if all are lent. It
+    /// blocks: call it on a blocking thread, never in async code.
+    pub fn connect(&self) -> Result<Pooled, Error> {
+        let conn = self.pool.get()?;
+        tracing::info!("checked a connection out of the pool");
+        Ok(conn)
+    }
+}
+
+/// This request's connection, the counterpart of Flask's `g.db`.
+///
+/// Cloning is cheap and every clone shares one slot: the first
+/// [`RequestDb::run`] opens the connection, the next ones reuse it.
+#[derive(Clone)]
+pub struct RequestDb(Arc<Slot>);
+
+struct Slot {
+    database: Database,
+    connection: Mutex<Option<Pooled>>,
+    span: tracing::Span,
+}
+
+impl RequestDb {
+    fn new(database: Database) -> RequestDb {
+        RequestDb(Arc::new(Slot {
+            database,
+            connection: Mutex::new(None),
+            span: tracing::Span::current(),
+        }))
+    }
+
+    /// Runs `query` on this request's connection, checking it out of the
+    /// pool on first use, as Flask-SQLAlchemy's session does. The work runs
+    /// on tokio's blocking thread pool,
+    /// so a slow query never stalls the threads that serve other requests.
+    pub async fn run<T, E, F>(&self, query: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        Error: From<E>,
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+    {
+        let slot = Arc::clone(&self.0);
+        let work = move || {
+            let _entered = slot.span.enter();
+            let mut connection = slot.lock();
+            if connection.is_none() {
+                *connection = Some(slot.database.connect()?);
+            }
+            let conn = connection.as_mut().expect("checked out just above");
+            Ok(query(conn)?)
+        };
+        tokio::task::spawn_blocking(work).await?
+    }
+
+    /// Gives the connection back if this request took one (Flask's
+    /// `close_db`). That only returns it to the pool, which never blocks, so
+    /// unlike closing a SQLite connection it needs no blocking thread.
+    async fn close(&self, outcome: String) {
+        self.0.close(&outcome);
+    }
+}
+
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Pooled>> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn close(&self, outcome: &str) {
+        let _entered = self.span.enter();
+        if let Some(conn) = self.lock().take() {
+            drop(conn); // back to the pool, still open
+            tracing::info!("gave the connection back {outcome}");
+        }
+    }
+}
+
+/// The last line of defence: when a request is dropped half-way (the client
+/// went away), no code after an `.await` runs, but `Drop` does. It cannot
+/// await, so this rare path closes on the thread that drops it.
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.close("when the request was dropped");
+    }
+}
+
+/// The teardown: gives each request an unopened [`RequestDb`], runs the
+/// handler, then closes the connection whether the handler answered, failed
+/// or panicked. Like Flask's `close_db(e)`, it knows how the request ended.
+pub async fn connection_per_request(
+    State(database): State<Database>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let db = RequestDb::new(database);
+    request.extensions_mut().insert(db.clone());
+
+    let outcome = AssertUnwindSafe(next.run(request)).catch_unwind().await;
+    match outcome {
+        Ok(response) => {
+            db.close(format!("after {}", response.status())).await;
+            response
+        }
+        Err(panic) => {
+            db.close("after a panic".to_owned()).await;
+            std::panic::resume_unwind(panic) // answered with a 500 by CatchPanicLayer
+        }
+    }
+}
+
+/// Lets a handler ask for the connection by naming it: `db: RequestDb`.
+impl<S: Send + Sync> FromRequestParts<S> for RequestDb {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        parts
+            .extensions
+            .get::<RequestDb>()
+            .cloned()
+            .ok_or(Error::MissingLayer)
+    }
+}
+
+/// Registers the database with the routes, as flaskr's `db.init_app(app)`
+/// does: every request gets its connection, closed when the request ends.
+pub fn init_app<S>(routes: Router<S>, database: Database) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(axum::middleware::from_fn_with_state(
+        database,
+        connection_per_request,
+    ))
+}

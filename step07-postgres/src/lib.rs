@@ -1,0 +1,47 @@
+//! Step 7 of *Flask with databases, in Rust*: step 6's blog and migrations on
+//! a second database. A `postgres://` URL picks PostgreSQL, through one
+//! diesel connection type for both; the migrations come in each dialect,
+//! and a backup of a server is a `pg_dump`.
+//!
+//! Read in this order; each file uses only the ones above it:
+//!
+//! 1. `backend.rs`: a SQLite file or a PostgreSQL server, and one connection
+//!    type for both.
+//! 2. `timestamp.rs`: `post.created` as a date-time, not a string.
+//! 3. `error.rs`: every way the step can fail, and what a client is told.
+//! 4. `password.rs`: passwords as argon2 hashes, as in step 3.
+//! 5. `migrations/`, `migrations-postgres/` and `schema.rs`: the tables, made
+//!    change by change in each dialect, and diesel's picture of them.
+//! 6. `models.rs`: the rows as structs, how they relate, the queries, and
+//!    the input rules a user or post must meet.
+//! 7. `migrate.rs`: the `db` commands: upgrade, downgrade, history, current,
+//!    new, stamp, check, and the backup.
+//! 8. `db.rs`: the pool and its pragmas, and the request's connection,
+//!    checked out of the pool on first use.
+//! 9. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 10. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 11. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 12. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 13. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 14. `main.rs`: the command line: `db ...` and `serve`.
+//!
+//! `walkthrough.rs` is the narration `cargo run` prints.
+
+pub mod api;
+pub mod auth;
+pub mod backend;
+pub mod blog;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod migrate;
+pub mod models;
+pub mod password;
+pub mod routes;
+pub mod schema;
+pub mod timestamp;
+pub mod walkthrough;
+
+pub use config::{Config, create_app};
+pub use error::Error;
+pub use timestamp::Timestamp;

@@ -1,0 +1,496 @@
+//! The models: a struct for each way a row is read or written, the relation
+//! between them (a post belongs to its author), and the queries, written
+//! with diesel's query builder. Flask-SQLAlchemy's `user.posts` is
+//! `Post::belonging_to(&user)`.
+
+use diesel::connection::DefaultLoadingMode;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sqlite::Sqlite;
+use serde::Serialize;
+
+use crate::backend::Conn;
+use crate::schema::{post, user};
+use crate::timestamp::Timestamp;
+use crate::{Error, password};
+
+/// Longest username accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest post title accepted, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest post body accepted, in characters.
+pub const MAX_BODY_CHARS: usize = 10_000;
+
+/// A user as pages and JSON show it. `Selectable` reads only these columns:
+/// the password hash is never loaded, so it can never be shown.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = user, check_for_backend(Sqlite, Pg))]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+}
+
+/// The row `create_user` inserts: the username and the hash.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = user)]
+struct NewUser<'a> {
+    username: &'a str,
+    password: &'a str,
+}
+
+/// A post, with its `created` typed as in step 3. It belongs to its author:
+/// SQLAlchemy's `db.relationship` with its `posts` backref.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Associations, Serialize,
+)]
+#[diesel(table_name = post, belongs_to(User, foreign_key = author_id), check_for_backend(Sqlite, Pg))]
+pub struct Post {
+    pub id: i64,
+    pub author_id: i64,
+    pub created: Timestamp,
+    pub title: String,
+    pub body: String,
+    pub published: bool,
+    pub slug: String,
+}
+
+/// The row `create_post` inserts; `created` is left to the column's default.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = post)]
+pub struct NewPost<'a> {
+    pub author_id: i64,
+    pub title: &'a str,
+    pub body: &'a str,
+}
+
+/// What a PATCH may change; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = post)]
+pub struct PostChanges {
+    pub title: Option<String>,
+    pub body: Option<String>,
+}
+
+/// Which slice of a list to read: page `number` (from 1) of `per_page` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub number: i64,
+    pub per_page: i64,
+}
+
+/// One page of a list, with what a client needs to ask for the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Paginated<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+    pub pages: i64,
+    pub prev: Option<i64>,
+    pub next: Option<i64>,
+}
+
+impl Page {
+    /// Wraps the rows read at this page's offset, given the total count:
+    /// Flask-SQLAlchemy's `paginate()` is a LIMIT/OFFSET query and a count.
+    fn of<T>(self, items: Vec<T>, total: i64) -> Paginated<T> {
+        let pages = (total + self.per_page - 1) / self.per_page;
+        Paginated {
+            items,
+            page: self.number,
+            per_page: self.per_page,
+            total,
+            pages,
+            prev: (self.number > 1).then(|| (self.number - 1).min(pages.max(1))),
+            next: (self.number < pages).then(|| self.number + 1),
+        }
+    }
+
+    pub fn offset(self) -> i64 {
+        (self.number - 1).saturating_mul(self.per_page)
+    }
+}
+
+impl<T> Paginated<T> {
+    /// The same page with each item turned into something else.
+    pub fn map<U>(self, convert: impl FnMut(T) -> U) -> Paginated<U> {
+        Paginated {
+            items: self.items.into_iter().map(convert).collect(),
+            page: self.page,
+            per_page: self.per_page,
+            total: self.total,
+            pages: self.pages,
+            prev: self.prev,
+            next: self.next,
+        }
+    }
+}
+
+/// Adds a user, storing only the argon2 hash of `password`, and returns it:
+/// `db.session.add(User(...))` and `commit()` in one call.
+pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<User, Error> {
+    let hashed = password::hash(password)?;
+    let new_user = NewUser {
+        username,
+        password: &hashed,
+    };
+    let created = diesel::insert_into(user::table)
+        .values(&new_user)
+        // The columns by name: on a `Conn`, diesel cannot return a `User::as_returning()`.
+        .returning((user::id, user::username))
+        .get_result(conn)?;
+    Ok(created)
+}
+
+/// `User.query.all()`, in id order.
+pub fn all_users(conn: &mut Conn) -> QueryResult<Vec<User>> {
+    user::table
+        .select(User::as_select())
+        .order(user::id)
+        .load(conn)
+}
+
+/// `Post.query.filter_by(author_id=...).order_by(Post.title).all()`.
+pub fn posts_by(conn: &mut Conn, author_id: i64) -> QueryResult<Vec<Post>> {
+    post::table
+        .filter(post::author_id.eq(author_id))
+        .order(post::title)
+        .select(Post::as_select())
+        .load(conn)
+}
+
+/// `User.query.get(id)`.
+pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
+    user::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// `User.query.filter_by(username=...).first()`.
+///
+/// diesel checks column names when the program compiles; a typo does not
+/// build (this example must fail to compile, and `cargo test` checks it):
+///
+/// ```compile_fail
+/// use diesel::prelude::*;
+/// use step04_orm::schema::user;
+///
+/// fn misspelled(conn: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
+///     user::table.filter(user::usrname.eq("ann")).select(user::id).load(conn)
+/// }
+/// ```
+pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>> {
+    if has_nul(name) {
+        return Ok(None);
+    }
+    user::table
+        .filter(user::username.eq(name))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// `User.query.count()`.
+pub fn count_users(conn: &mut Conn) -> QueryResult<i64> {
+    user::table.count().get_result(conn)
+}
+
+/// Users in id order, one page of them; with `search`, only usernames that
+/// contain it, in any case, `%` and `_` taken literally (`username LIKE '%...%' ESCAPE '\'`).
+pub fn users_page(
+    conn: &mut Conn,
+    search: Option<&str>,
+    page: Page,
+) -> QueryResult<Paginated<User>> {
+    if search.is_some_and(has_nul) {
+        return Ok(page.of(Vec::new(), 0));
+    }
+    let matching = || {
+        let mut query = user::table.into_boxed();
+        if let Some(text) = search {
+            // SQLite's LIKE ignores the case of A to Z, PostgreSQL's no
+            // case: lowering both sides gives one answer on both for A to Z
+            // (PostgreSQL's lower() also lowers É, SQLite's does not).
+            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+            query = query.filter(lower(user::username).like(pattern).escape('\\'));
+        }
+        query
+    };
+    let total = matching().count().get_result(conn)?;
+    let users = matching()
+        .select(User::as_select())
+        .order(user::id)
+        .limit(page.per_page)
+        .offset(page.offset())
+        .load(conn)?;
+    Ok(page.of(users, total))
+}
+
+diesel::define_sql_function! {
+    /// SQL's `lower(text)`, for a search that ignores case on both databases.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// True for text with a NUL character. No stored name holds one (input
+/// with control characters is refused), and PostgreSQL refuses one in a
+/// query, so a lookup by such a name finds nothing without asking.
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
+/// `text` with LIKE's wildcards escaped, so they match themselves.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Gives user `id` a new username and/or password (stored hashed), and
+/// returns the user as it is now, or `None` if there is no such user.
+pub fn update_user(
+    conn: &mut Conn,
+    id: i64,
+    username: Option<&str>,
+    password: Option<&str>,
+) -> Result<Option<User>, Error> {
+    let hashed = password.map(password::hash).transpose()?;
+    let changes = (
+        username.map(|name| user::username.eq(name)),
+        hashed.map(|hash| user::password.eq(hash)),
+    );
+    let updated = diesel::update(user::table.find(id))
+        .set(changes)
+        .returning((user::id, user::username))
+        .get_result(conn)
+        .optional()?;
+    Ok(updated)
+}
+
+/// `db.session.delete(user)`: how many rows went (0 or 1). With foreign keys
+/// on, a user who still has posts cannot go: that is a ForeignKeyViolation.
+pub fn delete_user(conn: &mut Conn, id: i64) -> QueryResult<usize> {
+    diesel::delete(user::table.find(id)).execute(conn)
+}
+
+/// A post with its author's username, as pages and JSON show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostWithAuthor {
+    #[serde(flatten)]
+    pub post: Post,
+    pub author: String,
+}
+
+/// Posts with their authors, newest first, one page of them: a join, an
+/// ORDER BY, a LIMIT and an OFFSET, and a count for the total. Rows are
+/// read one by one, so a row that cannot be read (a malformed `created`)
+/// comes back as an error beside the others instead of failing the page.
+pub fn posts_page(
+    conn: &mut Conn,
+    page: Page,
+) -> QueryResult<(Paginated<PostWithAuthor>, Vec<diesel::result::Error>)> {
+    let total = post::table.count().get_result(conn)?;
+    let rows = post::table
+        .inner_join(user::table)
+        .select((Post::as_select(), user::username))
+        .order((post::created.desc(), post::id.desc()))
+        .limit(page.per_page)
+        .offset(page.offset())
+        .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
+    let (mut posts, mut unreadable) = (Vec::new(), Vec::new());
+    for row in rows {
+        match row {
+            Ok((post, author)) => posts.push(PostWithAuthor { post, author }),
+            Err(err) => unreadable.push(err),
+        }
+    }
+    Ok((page.of(posts, total), unreadable))
+}
+
+/// One post with its author, if it exists.
+pub fn find_post(conn: &mut Conn, id: i64) -> QueryResult<Option<PostWithAuthor>> {
+    let row: Option<(Post, String)> = post::table
+        .inner_join(user::table)
+        .filter(post::id.eq(id))
+        .select((Post::as_select(), user::username))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(post, author)| PostWithAuthor { post, author }))
+}
+
+/// Adds a post and returns its id, with its slug (see [`slug`]). An
+/// `author_id` with no user behind it is a ForeignKeyViolation, since the
+/// pool turns foreign keys on.
+pub fn create_post(conn: &mut Conn, new_post: &NewPost<'_>) -> QueryResult<i64> {
+    conn.transaction(|conn| {
+        let id = diesel::insert_into(post::table)
+            .values(new_post)
+            .returning(post::id)
+            .get_result(conn)?;
+        diesel::update(post::table.find(id))
+            .set(post::slug.eq(slug(new_post.title, id)))
+            .execute(conn)?;
+        Ok(id)
+    })
+}
+
+/// A post's slug, the rule the `post_slug` migration applied to the posts
+/// it found: the title in lower case, spaces as dashes, then the id.
+pub fn slug(title: &str, id: i64) -> String {
+    let words = title
+        .trim_matches(' ')
+        .replace(' ', "-")
+        .to_ascii_lowercase();
+    format!("{words}-{id}")
+}
+
+/// Applies `changes` to post `id`; `false` if there is no such post.
+pub fn update_post(conn: &mut Conn, id: i64, changes: &PostChanges) -> QueryResult<bool> {
+    let rows = diesel::update(post::table.find(id))
+        .set(changes)
+        .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Deletes post `id`; `false` if there was no such post.
+pub fn delete_post(conn: &mut Conn, id: i64) -> QueryResult<bool> {
+    Ok(diesel::delete(post::table.find(id)).execute(conn)? == 1)
+}
+
+/// `SELECT count(*) FROM user` through the ORM: proves the database answers
+/// and holds the table. The "It works." check.
+pub fn check(conn: &mut Conn) -> QueryResult<()> {
+    count_users(conn).map(|_| ())
+}
+
+/// `user.posts`: the posts of `author`, newest first, a page of them.
+pub fn posts_of(conn: &mut Conn, author: &User, page: Page) -> QueryResult<Paginated<Post>> {
+    let total = Post::belonging_to(author).count().get_result(conn)?;
+    let posts = Post::belonging_to(author)
+        .select(Post::as_select())
+        .order((post::created.desc(), post::id.desc()))
+        .limit(page.per_page)
+        .offset(page.offset())
+        .load(conn)?;
+    Ok(page.of(posts, total))
+}
+
+/// A page of users, each with all their posts, in two queries however many
+/// users there are: one for the users, one for all their posts
+/// (`WHERE author_id IN (...)`), which `grouped_by` hands back to each user.
+pub fn users_with_posts(conn: &mut Conn, page: Page) -> QueryResult<Vec<(User, Vec<Post>)>> {
+    let users: Vec<User> = user::table
+        .select(User::as_select())
+        .order(user::id)
+        .limit(page.per_page)
+        .offset(page.offset())
+        .load(conn)?;
+    let posts: Vec<Post> = Post::belonging_to(&users)
+        .select(Post::as_select())
+        .order(post::id)
+        .load(conn)?;
+    let grouped = posts.grouped_by(&users);
+    Ok(users.into_iter().zip(grouped).collect())
+}
+
+/// Each user's username and number of posts, users with none included (a
+/// LEFT JOIN), most posts first, then by name.
+pub fn posts_per_user(conn: &mut Conn) -> QueryResult<Vec<(String, i64)>> {
+    let posts = diesel::dsl::count(post::id.nullable());
+    user::table
+        .left_join(post::table)
+        .group_by((user::id, user::username))
+        .select((user::username, posts))
+        .order((posts.desc(), user::username))
+        .load(conn)
+}
+
+/// The average number of posts per user. An average of counts is two
+/// aggregates in a row, which one SQL `SELECT` cannot nest: here the counts
+/// come grouped from [`posts_per_user`], and the average is taken of them.
+pub fn average_posts_per_user(conn: &mut Conn) -> QueryResult<Option<f64>> {
+    let counts = posts_per_user(conn)?;
+    let total: i64 = counts.iter().map(|(_, posts)| posts).sum();
+    Ok((!counts.is_empty()).then(|| total as f64 / counts.len() as f64))
+}
+
+/// The username's posts, newest first, a page of them; `None` if there is
+/// no such user (`/api/posts?author=...`).
+pub fn posts_by_username(
+    conn: &mut Conn,
+    username: &str,
+    page: Page,
+) -> QueryResult<Option<Paginated<Post>>> {
+    match user_by_username(conn, username)? {
+        Some(author) => posts_of(conn, &author, page).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The stored password hash of `username`, with the user, for logging in.
+pub fn user_for_login(conn: &mut Conn, username: &str) -> QueryResult<Option<(User, String)>> {
+    if has_nul(username) {
+        return Ok(None);
+    }
+    user::table
+        .filter(user::username.eq(username))
+        .select((User::as_select(), user::password))
+        .first(conn)
+        .optional()
+}
+
+// --- What a user or a post may hold ----------------------------------------------------
+
+/// `Ok(None)` for a write that broke a UNIQUE rule; any other error stays one.
+pub fn unique<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Err(Error::Diesel(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+            Ok(None)
+        }
+        other => other.map(Some),
+    }
+}
+
+/// What is wrong with a piece of text a client sent, if anything. A body
+/// that is not UTF-8 arrives with U+FFFD in place of the bad bytes.
+pub fn text_problem(field: &str, value: &str, max_chars: usize, lines: bool) -> Option<String> {
+    let control = |c: char| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t'));
+    if value.trim().is_empty() {
+        Some(format!("Please enter the {field}."))
+    } else if value.contains('\u{FFFD}') {
+        Some(format!("The {field} is not valid UTF-8 text."))
+    } else if value.chars().any(control) {
+        Some(format!("The {field} contains a control character."))
+    } else if value.chars().count() > max_chars {
+        Some(format!(
+            "The {field} is longer than {max_chars} characters."
+        ))
+    } else {
+        None
+    }
+}
+
+/// What is wrong with a username and password, and which field it is.
+pub fn problem_with(username: &str, password: &str) -> Option<(&'static str, String)> {
+    let username_problem = text_problem("username", username, MAX_NAME_CHARS, false);
+    let password_problem = text_problem("password", password, usize::MAX, false);
+    username_problem
+        .map(|problem| ("username", problem))
+        .or(password_problem.map(|problem| ("password", problem)))
+}
+
+/// What is wrong with a post's title or body, and which field it is.
+pub fn post_problem(title: Option<&str>, body: Option<&str>) -> Option<(&'static str, String)> {
+    let title = title.and_then(|title| text_problem("title", title, MAX_TITLE_CHARS, false));
+    let body = body.and_then(|body| text_problem("body", body, MAX_BODY_CHARS, true));
+    title
+        .map(|problem| ("title", problem))
+        .or(body.map(|problem| ("body", problem)))
+}

@@ -1,0 +1,186 @@
+//! The pages (a status check, the users list and form), and [`app`], which
+//! joins them with the blueprints of `auth.rs`, `blog.rs` and `api.rs` (under
+//! `/api`) and the layers every request passes through.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, Query, State};
+use axum::http::StatusCode;
+use axum::middleware::{self};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use axum_extra::extract::cookie::Key;
+use minijinja::{Environment, context};
+use serde::Deserialize;
+use stepkit::quote;
+
+use crate::Error;
+use crate::api::{self, ListQuery};
+use crate::auth::{self, CurrentUser};
+use crate::db::{self, Database, RequestDb};
+use crate::models::{problem_with, unique};
+use crate::{blog, models};
+
+/// What every handler can reach.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub templates: Arc<Environment<'static>>,
+    /// Signs the session cookie: Flask's `SECRET_KEY`.
+    pub key: Key,
+}
+
+impl AppState {
+    fn render(&self, name: &str, values: minijinja::Value) -> Result<Html<String>, Error> {
+        Ok(Html(self.templates.get_template(name)?.render(values)?))
+    }
+}
+
+/// The templates, compiled into the binary. A name ending in `.html` turns
+/// on HTML escaping, so a `<` in a user's name arrives as `&lt;`.
+pub fn templates() -> Result<Environment<'static>, Error> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_template("base.html", include_str!("../templates/base.html"))?;
+    env.add_template("error.html", include_str!("../templates/error.html"))?;
+    env.add_template("index.html", include_str!("../templates/index.html"))?;
+    env.add_template("status.html", include_str!("../templates/status.html"))?;
+    env.add_template("users.html", include_str!("../templates/users.html"))?;
+    env.add_template("new_user.html", include_str!("../templates/new_user.html"))?;
+    env.add_template("register.html", include_str!("../templates/register.html"))?;
+    env.add_template("login.html", include_str!("../templates/login.html"))?;
+    env.add_template("create.html", include_str!("../templates/create.html"))?;
+    env.add_template("update.html", include_str!("../templates/update.html"))?;
+    env.add_template("pages.html", include_str!("../templates/pages.html"))?;
+    Ok(env)
+}
+
+/// Builds the app: the pages, flaskr's auth and blog blueprints, the API
+/// nested under `/api`, and the layers every request passes through (the
+/// last one added is outermost).
+pub fn app(database: Database, key: Key) -> Result<Router, Error> {
+    let state = AppState {
+        templates: Arc::new(templates()?),
+        key,
+    };
+    let routes = pages()
+        .merge(auth::router())
+        .merge(blog::router())
+        .nest("/api", api::router());
+    let app =
+        db::init_app(routes, database).layer(middleware::from_fn(stepkit::session::same_origin));
+    Ok(stepkit::layers(app, state.templates.clone()).with_state(state))
+}
+
+/// The pages blueprint.
+fn pages() -> Router<AppState> {
+    Router::new()
+        .route("/status", get(check_database))
+        .route("/users", get(list_users))
+        .route("/users/new", get(new_user_form).post(create_user))
+}
+
+// --- Pages --------------------------------------------------------------------
+
+/// `GET /status`: does the database answer? The source's "It works." route.
+/// Its query reads the `user` table, so a missing, locked or broken database
+/// is a 503.
+async fn check_database(
+    State(state): State<AppState>,
+    db: RequestDb,
+    CurrentUser(user): CurrentUser,
+) -> Result<Response, Error> {
+    let works = match db.run(models::check).await {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!("the database check failed: {err}");
+            false
+        }
+    };
+    let status = match works {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    Ok((
+        status,
+        state.render("status.html", context! { user, works })?,
+    )
+        .into_response())
+}
+
+/// `GET /users?page=N&search=TEXT`: a page of users.
+async fn list_users(
+    State(state): State<AppState>,
+    db: RequestDb,
+    CurrentUser(user): CurrentUser,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, Error> {
+    let page = match query.page() {
+        Ok(page) => page,
+        Err((_, message)) => return Ok((StatusCode::BAD_REQUEST, message).into_response()),
+    };
+    let search = query.search.clone();
+    let users = db
+        .run(move |conn| models::users_page(conn, search.as_deref(), page))
+        .await?;
+    let search = query.search.unwrap_or_default();
+    Ok(state
+        .render("users.html", context! { user, users, search })?
+        .into_response())
+}
+
+/// `GET /users/new`: the empty form. It needs no database, and opens none.
+async fn new_user_form(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Html<String>, Error> {
+    state.render("new_user.html", context! { user, username => "" })
+}
+
+/// The form's fields; a missing one arrives as empty and is reported.
+#[derive(Debug, Default, Deserialize)]
+pub struct NewUser {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// `POST /users/new`: insert and redirect to the list, or show the form
+/// again with the problem and a 4xx status. A rejected form writes nothing.
+async fn create_user(
+    State(state): State<AppState>,
+    db: RequestDb,
+    Form(form): Form<NewUser>,
+) -> Result<Response, Error> {
+    let username = form.username.trim().to_owned();
+    let password = form.password.clone();
+    if let Some((_, problem)) = problem_with(&username, &password) {
+        return form_again(&state, StatusCode::BAD_REQUEST, problem, &form);
+    }
+    let inserted = db
+        .run(move |conn| unique(models::create_user(conn, &username, &password)))
+        .await?;
+    match inserted {
+        Some(_) => Ok(Redirect::to("/users").into_response()),
+        None => {
+            let problem = format!(
+                "User {} is already registered.",
+                quote(form.username.trim())
+            );
+            form_again(&state, StatusCode::CONFLICT, problem, &form)
+        }
+    }
+}
+
+/// The form again, with the message; the password is never sent back.
+fn form_again(
+    state: &AppState,
+    status: StatusCode,
+    message: String,
+    form: &NewUser,
+) -> Result<Response, Error> {
+    let values = context! { message, username => &form.username };
+    Ok((status, state.render("new_user.html", values)?).into_response())
+}

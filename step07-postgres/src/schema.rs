@@ -1,0 +1,28 @@
+//! diesel's picture of the tables the migrations make: each table, its
+//! columns and their SQL types. diesel checks every query against it when
+//! the program compiles; `db check` checks it against the migrations.
+
+diesel::table! {
+    /// flaskr's users. `password` holds an argon2 hash.
+    user (id) {
+        id -> BigInt,
+        username -> Text,
+        password -> Text,
+    }
+}
+
+diesel::table! {
+    /// flaskr's posts, each written by one user.
+    post (id) {
+        id -> BigInt,
+        author_id -> BigInt,
+        created -> Timestamp,
+        title -> Text,
+        body -> Text,
+        published -> Bool,
+        slug -> Text,
+    }
+}
+
+diesel::joinable!(post -> user (author_id));
+diesel::allow_tables_to_appear_in_same_query!(user, post);

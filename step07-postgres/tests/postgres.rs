@@ -1,0 +1,137 @@
+//! step07-postgres: what only a second database brings. URLs that libpq
+//! would misread, passwords that are never printed, a server that is down,
+//! and, on PostgreSQL, a request behind another session's lock.
+
+use axum::http::StatusCode;
+use axum_extra::extract::cookie::Key;
+use diesel::connection::SimpleConnection;
+use step07_postgres::backend::Location;
+use step07_postgres::db::{self, Database};
+use step07_postgres::{Config, create_app, migrate, routes};
+use testkit::backends::TestDatabase;
+use testkit::{Sandbox, get, send};
+
+fn sandbox() -> Sandbox {
+    Sandbox::new(env!("CARGO_BIN_EXE_step07-postgres"))
+}
+
+/// URLs libpq would misread, or read as a file name, are refused before
+/// libpq sees them, without repeating them.
+#[test]
+fn a_postgres_url_libpq_would_misread_is_refused() {
+    let setting = "the database setting (from --database or DATABASE_URL)";
+    let encode =
+        "has a `@` or `/` in its user name or password; percent-encode them (`%40`, `%2F`)";
+    for (url, why) in [
+        ("postgres://ann:p@ss@127.0.0.1/blog", encode),
+        ("postgres://ann:a/b@127.0.0.1/blog", encode),
+        (
+            "postgres://ann:100%@127.0.0.1/blog",
+            "has a `%` that starts no `%XX` escape in its user name or password; write it `%25`",
+        ),
+        (
+            "postgres:ann:pw@127.0.0.1/blog",
+            "is a postgres: URL without `//`; write postgres://user:password@host/database",
+        ),
+        (
+            "host=127.0.0.1 password=pw dbname=blog",
+            "looks like libpq's key=value form; give a postgres:// URL",
+        ),
+    ] {
+        let err = db::location(Some(url)).unwrap_err();
+        assert_eq!(err.to_string(), format!("{setting} {why}"), "{url}");
+    }
+    // libpq ends the user part at the first `@`: a `?` before it is the password's.
+    let question = db::location(Some("postgres://ann:top?secret@db.example/blog")).unwrap();
+    assert_eq!(question.to_string(), "postgres://ann@db.example/blog");
+    let option = db::location(Some("postgres://db.example/blog?password=leak%ZZ")).unwrap();
+    assert_eq!(option.to_string(), "postgres://db.example/blog?...");
+    assert_eq!(
+        option.hide_password(r#"invalid percent-encoded token: "leak%ZZ""#),
+        r#"invalid percent-encoded token: "***""#
+    );
+    let upper = db::location(Some("POSTGRES://ann:p%40ss@127.0.0.1/blog")).unwrap();
+    assert_eq!(
+        upper,
+        Location::Postgres("postgres://ann:p%40ss@127.0.0.1/blog".to_owned())
+    );
+}
+
+/// A `postgres://` URL is taken as it is, and shown without its password
+/// or options; a server that does not answer is one line of error.
+#[test]
+fn a_postgres_url_is_never_printed_with_its_password() {
+    let url = "postgres://ann:s3cret@db.example:5432/blog?sslmode=require";
+    let location = db::location(Some(url)).unwrap();
+    assert_eq!(location, Location::Postgres(url.to_owned()));
+    assert_eq!(
+        location.to_string(),
+        "postgres://ann@db.example:5432/blog?..."
+    );
+
+    let unreachable = "postgresql://ann:s3cret@127.0.0.1:1/blog";
+    let run = sandbox().run(&["--database", unreachable, "db", "current"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.starts_with(
+            "error: cannot open database postgresql://ann@127.0.0.1:1/blog: connection to server at \"127.0.0.1\", port 1 failed:"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+
+    let run = sandbox().run(&[
+        "--database",
+        "mysql://ann:s3cret@db.example/blog",
+        "db",
+        "current",
+    ]);
+    assert_eq!(
+        run.stderr,
+        "error: the database setting (from --database or DATABASE_URL) is a `mysql:` URL, but this step needs a SQLite file (a path or a sqlite: URL) or a postgres:// URL\n"
+    );
+}
+
+/// A request that cannot get a connection (here: no server listens) is
+/// answered 503 once the pool stops waiting, not left to the request timeout.
+#[tokio::test]
+async fn a_database_server_that_is_down_is_a_503() {
+    let location = db::location(Some("postgres://ann:s3cret@127.0.0.1:1/blog")).unwrap();
+    let app = routes::app(Database::new(location).unwrap(), Key::generate()).unwrap();
+    let (status, body) = send(&app, get("/api/users")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body.starts_with(r#"{"error":"Something went wrong on the server"#),
+        "{body}"
+    );
+    assert!(
+        !body.contains("s3cret") && !body.contains("127.0.0.1"),
+        "{body}"
+    );
+}
+
+/// On PostgreSQL a request waits at most 5 s for a lock another session
+/// holds (the pool's `lock_timeout`, SQLite's busy timeout), and is then
+/// answered, not left waiting as long as the lock is held.
+#[tokio::test]
+async fn a_request_behind_a_lock_is_answered_not_left_waiting() {
+    let postgres = TestDatabase::each()
+        .into_iter()
+        .filter(TestDatabase::is_postgres);
+    for database in postgres {
+        let location = db::location(Some(&database.setting())).unwrap();
+        let mut holder = migrate::connect(&location).unwrap();
+        migrate::upgrade(&mut holder, migrate::embedded(&location), None).unwrap();
+        let app = create_app(Config::testing(location)).unwrap();
+        holder
+            .batch_execute("BEGIN; LOCK TABLE post IN ACCESS EXCLUSIVE MODE;")
+            .unwrap();
+        let (status, answer) = send(&app, get("/api/posts")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+        holder.batch_execute("ROLLBACK").unwrap();
+        let (status, _) = send(&app, get("/api/posts")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
