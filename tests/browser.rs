@@ -297,7 +297,9 @@ async fn use_the_blog(browser: &Client, shots: &Screenshots, address: SocketAddr
     assert_eq!(text_of(browser, "article h2").await, "Hello again");
     shots.take(browser, "index-edited").await;
 
-    follow_link(browser, "Log Out").await;
+    // Logging out is a form (a POST), not a link.
+    let log_out = browser.find(Locator::Css("nav form button")).await;
+    follow(browser, log_out.expect("a Log Out button")).await;
     assert_eq!(text_of(browser, "nav .who").await, "Register", "logged out");
     let edit_links = browser
         .find_all(Locator::Css("a.edit"))

@@ -10,14 +10,16 @@
 //! 4. `schema.sql` and `schema.rs`: the tables, and diesel's picture of them.
 //! 5. `models.rs`: the rows as structs, how they relate, the queries, and
 //!    the input rules a user or post must meet.
-//! 6. `db.rs`: `init-db`, the pool and its pragmas, and the request's
+//! 6. `session.rs`: sessions kept in the database, which logging out,
+//!    a password change or `init-db` ends.
+//! 7. `db.rs`: `init-db`, the pool and its pragmas, and the request's
 //!    connection, checked out of the pool on first use.
-//! 7. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 8. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 9. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 10. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 11. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 12. `main.rs`: the command line: `init-db` and `serve`.
+//! 8. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 9. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 10. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 11. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 12. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 13. `main.rs`: the command line: `init-db` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -31,6 +33,7 @@ pub mod models;
 pub mod password;
 pub mod routes;
 pub mod schema;
+pub mod session;
 pub mod timestamp;
 pub mod walkthrough;
 

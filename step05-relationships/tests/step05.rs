@@ -7,20 +7,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
 use diesel::prelude::*;
-use step05_relationships::auth::SESSION_LIFETIME;
 use step05_relationships::models::{self, NewPost, Page};
 use step05_relationships::schema::post;
 use step05_relationships::{Config, Timestamp, create_app, db};
 use stepkit::session::SESSION_COOKIE;
 use tempfile::TempDir;
 use testkit::{Sandbox, Served, send};
-
-fn now() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    since.as_secs() as i64
-}
 
 fn sandbox() -> Sandbox {
     Sandbox::new(env!("CARGO_BIN_EXE_step05-relationships"))
@@ -107,6 +99,15 @@ impl Blog {
             set_cookie,
             body: String::from_utf8(bytes.to_vec()).unwrap(),
         }
+    }
+
+    /// Sends JSON (or nothing) with `method`, as a script would.
+    async fn json(&mut self, method: &str, uri: &str, body: &str) -> Answer {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json");
+        self.send(request, body).await
     }
 
     async fn get(&mut self, uri: &str) -> Answer {
@@ -423,7 +424,7 @@ async fn login_validate_input() {
 async fn logout() {
     let mut blog = Blog::new();
     blog.login("test", "test").await;
-    let answer = blog.get("/auth/logout").await;
+    let answer = blog.post("/auth/logout", "").await;
     assert_eq!(answer.location.as_deref(), Some("/"));
     assert!(blog.cookie.is_none(), "the session cookie is still there");
     assert!(blog.get("/").await.body.contains("Log In"));
@@ -564,32 +565,137 @@ async fn a_tampered_or_forged_cookie_is_no_session() {
     let mut blog = Blog::new();
     blog.login("test", "test").await;
     let signed = blog.cookie.clone().unwrap();
-    // The value is the signature, then `1.<issued>`: make it say user 2.
-    let (signature, value) = signed.split_at(signed.rfind("%3D").unwrap() + 3);
-    assert!(value.starts_with("1."), "{signed}");
-    let tampered = format!("{signature}2{}", &value[1..]);
-    let expired = blog.signed_session(&format!("1.{}", now() - SESSION_LIFETIME - 60));
+    // The value is the signature, then the token: change the token's last digit.
+    let last = signed.chars().last().unwrap();
+    let tampered = format!(
+        "{}{}",
+        &signed[..signed.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
     let forged = [
+        blog.signed_session("1"),
+        blog.signed_session(&"0".repeat(64)),
         "session=1".to_owned(),
-        "session=1.0".to_owned(),
         "session=garbage".to_owned(),
     ];
-    for cookie in [tampered, expired].into_iter().chain(forged) {
-        blog.cookie = Some(cookie.clone());
-        let page = blog.get("/").await;
-        assert!(
-            page.body.contains("Log In"),
-            "{cookie} was taken as logged in"
-        );
-        assert_eq!(
-            blog.post("/create", "title=sneaky&body=")
-                .await
-                .location
-                .as_deref(),
-            Some("/auth/login")
-        );
+    for cookie in [tampered].into_iter().chain(forged) {
+        assert_is_no_session(&mut blog, &cookie).await;
     }
     assert_eq!(blog.post_count(), 1);
+}
+
+/// With `cookie`, the index offers to log in and writing is refused.
+async fn assert_is_no_session(blog: &mut Blog, cookie: &str) {
+    blog.cookie = Some(cookie.to_owned());
+    let page = blog.get("/").await;
+    assert!(
+        page.body.contains("Log In"),
+        "{cookie} was taken as logged in"
+    );
+    let answer = blog.post("/create", "title=sneaky&body=").await;
+    assert_eq!(answer.location.as_deref(), Some("/auth/login"));
+}
+
+/// The number of rows in the `session` table.
+fn session_count(blog: &Blog) -> i64 {
+    use step05_relationships::schema::session;
+    session::table.count().get_result(&mut blog.conn()).unwrap()
+}
+
+#[tokio::test]
+async fn a_session_is_a_row_and_only_its_hash_is_stored() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    assert_eq!(session_count(&blog), 1);
+    use step05_relationships::schema::session;
+    let stored: String = session::table
+        .select(session::token_hash)
+        .first(&mut blog.conn())
+        .unwrap();
+    let cookie = blog.cookie.clone().unwrap();
+    assert_eq!(stored.len(), 64, "a SHA-256 in hex");
+    assert!(
+        !cookie.contains(&stored),
+        "the cookie holds the token, not its hash"
+    );
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_session_for_every_copy_of_the_cookie() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    let copy = blog.cookie.clone().unwrap();
+    blog.post("/auth/logout", "").await;
+    assert_eq!(session_count(&blog), 0);
+    assert_is_no_session(&mut blog, &copy).await;
+    assert_eq!(blog.post_count(), 1);
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_session_of_the_user() {
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    let laptop = blog.cookie.clone().unwrap();
+    blog.cookie = None;
+    blog.login("test", "test").await;
+    blog.login("other", "other").await;
+    assert_eq!(session_count(&blog), 3);
+    blog.cookie = Some(laptop.clone());
+    let answer = blog
+        .json("PATCH", "/api/users/1", r#"{"password":"new one"}"#)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(session_count(&blog), 1, "only other's session is left");
+    assert_is_no_session(&mut blog, &laptop).await;
+    assert_eq!(
+        blog.login("test", "new one").await.location.as_deref(),
+        Some("/")
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_user_ends_their_session() {
+    let mut blog = Blog::new();
+    blog.login("other", "other").await;
+    let cookie = blog.cookie.clone().unwrap();
+    let answer = blog.json("DELETE", "/api/users/2", "").await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.body);
+    assert_eq!(session_count(&blog), 0);
+    assert_is_no_session(&mut blog, &cookie).await;
+}
+
+#[tokio::test]
+async fn an_expired_session_is_no_session_and_is_cleared() {
+    use step05_relationships::schema::session;
+    let mut blog = Blog::new();
+    blog.login("test", "test").await;
+    let cookie = blog.cookie.clone().unwrap();
+    let past = Timestamp::parse("2020-01-01 00:00:00").unwrap();
+    diesel::update(session::table)
+        .set(session::expires.eq(past))
+        .execute(&mut blog.conn())
+        .unwrap();
+    assert_is_no_session(&mut blog, &cookie).await;
+    blog.cookie = None;
+    blog.login("other", "other").await;
+    assert_eq!(session_count(&blog), 1, "the expired one went");
+}
+
+#[test]
+fn init_db_ends_every_session() {
+    use step05_relationships::session;
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("test.sqlite");
+    let connect = || SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    db::init_db(&path).unwrap();
+    models::create_user(&mut connect(), "ann", "pw").unwrap();
+    let token = session::start(&mut connect(), 1).unwrap();
+    assert!(session::user_of(&mut connect(), &token).unwrap().is_some());
+    db::init_db(&path).unwrap();
+    let bo = models::create_user(&mut connect(), "bo", "pw").unwrap();
+    assert_eq!(bo.id, 1, "the ids start again");
+    let user = session::user_of(&mut connect(), &token).unwrap();
+    assert_eq!(user, None, "the old token names no one, not the new user 1");
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! flaskr's `auth.py`: register, log in, log out, and who is logged in.
 //!
-//! The session is a signed cookie, as Flask's is: it holds the user's id in
-//! plain text next to a signature made with the app's secret key, so the
-//! server can trust it and a client cannot forge or change it.
+//! The session lives in the database (`session.rs`): the cookie holds only
+//! its random token, signed with the app's secret key, so a cookie that a
+//! client forged or changed fails before the database is asked.
 
 use std::sync::Arc;
 
@@ -10,20 +10,16 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
-use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
+use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie};
 
 use crate::db::RequestDb;
 use crate::models::{self, User, problem_with, unique};
-use crate::{Error, password};
-
-/// How long a session lasts after logging in, as Flask's permanent
-/// sessions do: 31 days, in seconds.
-pub const SESSION_LIFETIME: i64 = 31 * 24 * 60 * 60;
+use crate::{Error, password, session};
 
 /// Renders a template for a page of the blog.
 pub fn render(
@@ -35,9 +31,9 @@ pub fn render(
 }
 
 /// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
-/// The id comes from the signed session cookie; a cookie that is missing,
-/// forged or tampered with fails its signature check and counts as no
-/// session at all.
+/// The token comes from the signed session cookie and names a row of the
+/// `session` table; a cookie that is missing, forged or tampered with, or
+/// whose session has ended, counts as no session at all.
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub Option<User>);
 
@@ -49,34 +45,26 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        let jar = SignedCookieJar::<Key>::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|never| match never {});
-        let id = jar
-            .get(SESSION_COOKIE)
-            .and_then(|cookie| session_user(cookie.value()));
-        let Some(id) = id else {
+        let Some(token) = session_token(parts, state).await else {
             return Ok(CurrentUser(None));
         };
         let db = RequestDb::from_request_parts(parts, state).await?;
-        let user = db.run(move |conn| models::find_user(conn, id)).await?;
+        let user = db.run(move |conn| session::user_of(conn, &token)).await?;
         Ok(CurrentUser(user))
     }
 }
 
-/// The user id a signed session value names, if the session has not
-/// expired. The value is `id.issued`, `issued` in seconds since 1970.
-fn session_user(value: &str) -> Option<i64> {
-    let (id, issued) = value.split_once('.')?;
-    let age = chrono::Utc::now().timestamp() - issued.parse::<i64>().ok()?;
-    (0..=SESSION_LIFETIME)
-        .contains(&age)
-        .then_some(id.parse().ok()?)
-}
-
-/// The session cookie for `user`, issued now.
-pub fn session_cookie(user: &User) -> Cookie<'static> {
-    stepkit::session::session_cookie(format!("{}.{}", user.id, chrono::Utc::now().timestamp()))
+/// The token in the request's session cookie, if its signature holds.
+async fn session_token<S>(parts: &mut Parts, state: &S) -> Option<String>
+where
+    Key: FromRef<S>,
+    S: Send + Sync,
+{
+    let jar = SignedCookieJar::<Key>::from_request_parts(parts, state)
+        .await
+        .unwrap_or_else(|never| match never {});
+    jar.get(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
 }
 
 /// flaskr's `login_required`, as an extractor: a handler that takes
@@ -111,7 +99,7 @@ where
     Router::new()
         .route("/auth/register", get(register_form).post(register))
         .route("/auth/login", get(login_form).post(login))
-        .route("/auth/logout", get(logout))
+        .route("/auth/logout", post(logout))
 }
 
 /// The register and login forms' fields; a missing one arrives empty.
@@ -182,8 +170,8 @@ async fn login_form(
 }
 
 /// `POST /auth/login`: checks the password against the stored hash (on a
-/// blocking thread: argon2 is slow on purpose), then starts a session by
-/// setting the signed cookie, and redirects to the index.
+/// blocking thread: argon2 is slow on purpose), then starts a session: a
+/// row in the `session` table, and its token in the signed cookie.
 async fn login(
     State(templates): State<Arc<Environment<'static>>>,
     db: RequestDb,
@@ -198,13 +186,16 @@ async fn login(
                 return Ok::<_, Error>(Err("Incorrect username."));
             };
             match password::verify(&form.password, &hash) {
-                true => Ok(Ok(user)),
+                true => Ok(Ok(session::start(conn, user.id)?)),
                 false => Ok(Err("Incorrect password.")),
             }
         })
         .await?;
     match checked {
-        Ok(user) => Ok((jar.add(session_cookie(&user)), Redirect::to("/")).into_response()),
+        Ok(token) => {
+            let cookie = stepkit::session::session_cookie(token);
+            Ok((jar.add(cookie), Redirect::to("/")).into_response())
+        }
         Err(error) => {
             let values = context! { user => None::<User>, username, error };
             let page = render(&templates, "login.html", values)?;
@@ -213,7 +204,13 @@ async fn login(
     }
 }
 
-/// `GET /auth/logout`: ends the session and goes back to the index.
-async fn logout(jar: SignedCookieJar) -> Response {
-    (jar.remove(no_session_cookie()), Redirect::to("/")).into_response()
+/// `POST /auth/logout`: deletes the session's row, so that the cookie is
+/// worth nothing even where a copy of it survives, and goes back to the
+/// index. A POST, not a link: no other site can log a user out with an image.
+async fn logout(db: RequestDb, jar: SignedCookieJar) -> Result<Response, Error> {
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        let token = cookie.value().to_owned();
+        db.run(move |conn| session::end(conn, &token)).await?;
+    }
+    Ok((jar.remove(no_session_cookie()), Redirect::to("/")).into_response())
 }

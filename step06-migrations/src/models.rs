@@ -9,7 +9,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 
-use crate::schema::{post, user};
+use crate::schema::{post, session, user};
 use crate::timestamp::Timestamp;
 use crate::{Error, password};
 
@@ -234,7 +234,8 @@ fn escape_like(text: &str) -> String {
 }
 
 /// Gives user `id` a new username and/or password (stored hashed), and
-/// returns the user as it is now, or `None` if there is no such user.
+/// returns the user as it is now, or `None` if there is no such user. A
+/// new password ends the user's sessions.
 pub fn update_user(
     conn: &mut SqliteConnection,
     id: i64,
@@ -242,16 +243,23 @@ pub fn update_user(
     password: Option<&str>,
 ) -> Result<Option<User>, Error> {
     let hashed = password.map(password::hash).transpose()?;
+    let new_password = hashed.is_some();
     let changes = (
         username.map(|name| user::username.eq(name)),
         hashed.map(|hash| user::password.eq(hash)),
     );
-    let updated = diesel::update(user::table.find(id))
-        .set(changes)
-        .returning(User::as_returning())
-        .get_result(conn)
-        .optional()?;
-    Ok(updated)
+    conn.transaction(|conn| {
+        let updated = diesel::update(user::table.find(id))
+            .set(changes)
+            .returning(User::as_returning())
+            .get_result(conn)
+            .optional()?;
+        // A new password ends every session the old one started.
+        if new_password {
+            diesel::delete(session::table.filter(session::user_id.eq(id))).execute(conn)?;
+        }
+        Ok(updated)
+    })
 }
 
 /// `db.session.delete(user)`: how many rows went (0 or 1). With foreign keys

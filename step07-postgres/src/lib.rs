@@ -14,16 +14,18 @@
 //!    change by change in each dialect, and diesel's picture of them.
 //! 6. `models.rs`: the rows as structs, how they relate, the queries, and
 //!    the input rules a user or post must meet.
-//! 7. `migrate.rs`: the `db` commands: upgrade, downgrade, history, current,
+//! 7. `session.rs`: sessions kept in the database, which logging out or a
+//!    password change ends.
+//! 8. `migrate.rs`: the `db` commands: upgrade, downgrade, history, current,
 //!    new, stamp, check, and the backup.
-//! 8. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 9. `db.rs`: the pool and its pragmas, and the request's connection,
 //!    checked out of the pool on first use.
-//! 9. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 10. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 11. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 12. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 13. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 14. `main.rs`: the command line: `db ...` and `serve`.
+//! 10. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 11. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 12. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 13. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 14. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 15. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -39,6 +41,7 @@ pub mod models;
 pub mod password;
 pub mod routes;
 pub mod schema;
+pub mod session;
 pub mod timestamp;
 pub mod walkthrough;
 

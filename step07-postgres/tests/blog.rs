@@ -11,7 +11,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
 use diesel::prelude::*;
-use step07_postgres::auth::SESSION_LIFETIME;
 use step07_postgres::backend::{Conn, Location};
 use step07_postgres::migrate;
 use step07_postgres::models::{self, NewPost, Page};
@@ -20,13 +19,6 @@ use step07_postgres::{Config, Timestamp, create_app, db};
 use stepkit::session::SESSION_COOKIE;
 use testkit::backends::TestDatabase;
 use testkit::send;
-
-fn now() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    since.as_secs() as i64
-}
 
 // --- flaskr's fixtures: an app on a fresh database holding `test` and `other` ---
 
@@ -449,7 +441,7 @@ async fn login_validate_input() {
 async fn logout() {
     for mut blog in Blog::each() {
         blog.login("test", "test").await;
-        let answer = blog.get("/auth/logout").await;
+        let answer = blog.post("/auth/logout", "").await;
         assert_eq!(answer.location.as_deref(), Some("/"));
         assert!(blog.cookie.is_none(), "the session cookie is still there");
         assert!(blog.get("/").await.body.contains("Log In"));
@@ -600,32 +592,80 @@ async fn a_tampered_or_forged_cookie_is_no_session() {
     for mut blog in Blog::each() {
         blog.login("test", "test").await;
         let signed = blog.cookie.clone().unwrap();
-        // The value is the signature, then `1.<issued>`: make it say user 2.
-        let (signature, value) = signed.split_at(signed.rfind("%3D").unwrap() + 3);
-        assert!(value.starts_with("1."), "{signed}");
-        let tampered = format!("{signature}2{}", &value[1..]);
-        let expired = blog.signed_session(&format!("1.{}", now() - SESSION_LIFETIME - 60));
+        // The value is the signature, then the token: change the token's last digit.
+        let last = signed.chars().last().unwrap();
+        let changed = if last == '0' { '1' } else { '0' };
+        let tampered = format!("{}{changed}", &signed[..signed.len() - 1]);
         let forged = [
+            blog.signed_session("1"),
+            blog.signed_session(&"0".repeat(64)),
             "session=1".to_owned(),
-            "session=1.0".to_owned(),
             "session=garbage".to_owned(),
         ];
-        for cookie in [tampered, expired].into_iter().chain(forged) {
-            blog.cookie = Some(cookie.clone());
-            let page = blog.get("/").await;
-            assert!(
-                page.body.contains("Log In"),
-                "{cookie} was taken as logged in"
-            );
-            assert_eq!(
-                blog.post("/create", "title=sneaky&body=")
-                    .await
-                    .location
-                    .as_deref(),
-                Some("/auth/login")
-            );
+        for cookie in [tampered].into_iter().chain(forged) {
+            assert_is_no_session(&mut blog, &cookie).await;
         }
         assert_eq!(blog.post_count(), 1);
+    }
+}
+
+/// With `cookie`, the index offers to log in and writing is refused.
+async fn assert_is_no_session(blog: &mut Blog, cookie: &str) {
+    blog.cookie = Some(cookie.to_owned());
+    let page = blog.get("/").await;
+    assert!(
+        page.body.contains("Log In"),
+        "{cookie} was taken as logged in"
+    );
+    let answer = blog.post("/create", "title=sneaky&body=").await;
+    assert_eq!(answer.location.as_deref(), Some("/auth/login"));
+}
+
+/// The number of rows in the `session` table.
+fn session_count(blog: &Blog) -> i64 {
+    use step07_postgres::schema::session;
+    session::table.count().get_result(&mut blog.conn()).unwrap()
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_session_for_every_copy_of_the_cookie() {
+    for mut blog in Blog::each() {
+        blog.login("test", "test").await;
+        let copy = blog.cookie.clone().unwrap();
+        blog.post("/auth/logout", "").await;
+        assert_eq!(session_count(&blog), 0);
+        assert_is_no_session(&mut blog, &copy).await;
+    }
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_session_of_the_user() {
+    for mut blog in Blog::each() {
+        blog.login("test", "test").await;
+        let laptop = blog.cookie.clone().unwrap();
+        blog.cookie = None;
+        blog.login("test", "test").await;
+        blog.login("other", "other").await;
+        assert_eq!(session_count(&blog), 3);
+        blog.cookie = Some(laptop.clone());
+        let request =
+            Request::patch("/api/users/1").header(header::CONTENT_TYPE, "application/json");
+        let answer = blog.send(request, r#"{"password":"new one"}"#).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(session_count(&blog), 1, "only other's session is left");
+        assert_is_no_session(&mut blog, &laptop).await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_the_user_ends_their_session() {
+    for mut blog in Blog::each() {
+        blog.login("other", "other").await;
+        let cookie = blog.cookie.clone().unwrap();
+        let answer = blog.send(Request::delete("/api/users/2"), "").await;
+        assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.body);
+        assert_eq!(session_count(&blog), 0);
+        assert_is_no_session(&mut blog, &cookie).await;
     }
 }
 

@@ -201,7 +201,10 @@ fn upgrade_from_empty_makes_the_latest_schema() {
         let applied = migrate::upgrade(&mut conn, migrations, None).unwrap();
         assert_eq!(applied.len(), 4);
         assert_eq!(migrate::current(&mut conn).unwrap().as_deref(), Some(LAST));
-        assert_eq!(migrate::tables(&mut conn).unwrap(), ["post", "user"]);
+        assert_eq!(
+            migrate::tables(&mut conn).unwrap(),
+            ["post", "session", "user"]
+        );
         assert_eq!(
             migrate::check(&mut conn, migrations).unwrap(),
             Vec::<String>::new()

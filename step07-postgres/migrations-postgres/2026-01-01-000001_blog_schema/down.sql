@@ -1,3 +1,4 @@
--- Back to an empty database: the child table first.
+-- Back to an empty database: the child tables first.
+DROP TABLE session;
 DROP TABLE post;
 DROP TABLE "user";

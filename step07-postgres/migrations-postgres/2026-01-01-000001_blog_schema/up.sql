@@ -15,3 +15,9 @@ CREATE TABLE post (
 );
 
 CREATE INDEX post_author_id ON post (author_id);
+
+CREATE TABLE session (
+    token_hash TEXT PRIMARY KEY,
+    user_id    BIGINT NOT NULL REFERENCES "user" (id) ON DELETE CASCADE,
+    expires    TIMESTAMP NOT NULL
+);

@@ -1,4 +1,5 @@
--- Step 5's schema: flaskr's users and posts, and the index on author_id.
+-- Step 5's schema: flaskr's users and posts, the index on author_id, and
+-- the sessions.
 CREATE TABLE user (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
     username TEXT UNIQUE NOT NULL,
@@ -15,3 +16,9 @@ CREATE TABLE post (
 );
 
 CREATE INDEX post_author_id ON post (author_id);
+
+CREATE TABLE session (
+    token_hash TEXT PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+    expires    TIMESTAMP NOT NULL
+);
