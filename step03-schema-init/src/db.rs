@@ -101,7 +101,7 @@ pub struct User {
 
 impl User {
     /// Reads the columns by name, as `sqlite3.Row` lets Python do.
-    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    pub fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         Ok(User {
             id: row.get("id")?,
             username: row.get("username")?,
@@ -121,6 +121,20 @@ pub fn add_user(conn: &Connection, username: &str, password: &str) -> Result<i64
     Ok(conn.last_insert_rowid())
 }
 // ANCHOR_END: add_user
+
+/// The user called `username` and their stored password (a hash), if that
+/// user exists: flaskr's `SELECT * FROM user WHERE username = ?`.
+pub fn user_for_login(
+    conn: &Connection,
+    username: &str,
+) -> rusqlite::Result<Option<(User, String)>> {
+    conn.query_row(
+        "SELECT * FROM user WHERE username = ?",
+        (username,),
+        |row| Ok((User::from_row(row)?, row.get("password")?)),
+    )
+    .optional()
+}
 
 /// The stored password (a hash) of `username`, if that user exists.
 pub fn stored_password(conn: &Connection, username: &str) -> rusqlite::Result<Option<String>> {

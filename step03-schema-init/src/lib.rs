@@ -1,6 +1,7 @@
 //! Step 3 of *Flask with databases, in Rust*: flaskr's schema and its
-//! `init-db` command, the application factory, typed timestamps and hashed
-//! passwords, on step 2's request-scoped connection.
+//! `init-db` command, the application factory, typed timestamps, hashed
+//! passwords, and flaskr's login with sessions kept in the database, on
+//! step 2's request-scoped connection.
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
@@ -9,17 +10,23 @@
 //! 3. `password.rs`: passwords as argon2 hashes.
 //! 4. `schema.sql` and `db.rs`: the tables, `init-db`, the queries, and the
 //!    request's connection (step 2's `get_db` and `close_db`).
-//! 5. `routes.rs`: the index of posts, the users pages and a JSON read.
-//! 6. `config.rs`: the app factory, `create_app(config)`.
-//! 7. `main.rs`: the command line: `init-db` and `serve`.
+//! 5. `session.rs`: sessions kept in the database, which logging out or
+//!    `init-db` ends.
+//! 6. `auth.rs`: flaskr's `auth.py`: register, log in, log out, who is
+//!    logged in, and `login_required`.
+//! 7. `routes.rs`: the index of posts, the users page and a JSON read.
+//! 8. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 9. `main.rs`: the command line: `init-db` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod password;
 pub mod routes;
+pub mod session;
 pub mod timestamp;
 pub mod walkthrough;
 

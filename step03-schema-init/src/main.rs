@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use step03_schema_init::{Config, Error, create_app, db, walkthrough};
+use step03_schema_init::{Config, Error, config, create_app, db, walkthrough};
 
 // ANCHOR: cli
 /// Step 3: flaskr's schema, the init-db command, the app factory, typed
@@ -36,7 +36,8 @@ enum Command {
     InitDb,
     /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It logs each
     /// request, and each connection opened and closed, to stderr (RUST_LOG=warn
-    /// quiets it).
+    /// quiets it). Sessions are signed with SECRET_KEY (128 hex digits), or
+    /// else with a key generated once into instance/step03-secret-key.
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
@@ -76,7 +77,9 @@ fn run(cli: Cli) -> Result<(), Error> {
 /// Builds the app from its config and serves it until Ctrl-C or SIGTERM.
 fn serve(path: PathBuf, port: u16) -> Result<(), Error> {
     stepkit::logging::init("step03_schema_init");
-    let app = create_app(Config::new(path.clone()))?; // SQLite, before tokio starts
+    db::check_initialized(&path)?; // before a key is made for a database that cannot serve
+    let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
+    let app = create_app(Config::new(path.clone(), key))?; // SQLite, before tokio starts
     stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, path.display()))?;
     Ok(())
 }

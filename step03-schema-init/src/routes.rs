@@ -1,31 +1,34 @@
-//! The routes: flaskr's index of posts, a status check, the users pages and
-//! a JSON read, each on the request's own connection; and [`app`], which
-//! joins them with the layers every request passes through.
+//! The routes: flaskr's index of posts, a status check, the users page (for
+//! logged-in users only) and a JSON read, each on the request's own
+//! connection; and [`app`], which joins them with the auth blueprint and the
+//! layers every request passes through.
 
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
+use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use stepkit::quote;
 
 use crate::Error;
+use crate::auth::{self, CurrentUser, LoggedIn};
 use crate::db::{self, Database, Post, RequestDb};
 
 /// How many users the list page shows at most.
 pub const PAGE_SIZE: i64 = 100;
-/// Longest username accepted, in characters.
-pub const MAX_NAME_CHARS: usize = 100;
 
 /// What every handler can reach.
-#[derive(Debug, Clone, FromRef)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub templates: Arc<Environment<'static>>,
+    /// Signs the session cookie: Flask's `SECRET_KEY`.
+    pub key: Key,
 }
 
 impl AppState {
@@ -45,37 +48,45 @@ pub fn templates() -> Result<Environment<'static>, Error> {
     env.add_template("index.html", include_str!("../templates/index.html"))?;
     env.add_template("status.html", include_str!("../templates/status.html"))?;
     env.add_template("users.html", include_str!("../templates/users.html"))?;
-    env.add_template("new_user.html", include_str!("../templates/new_user.html"))?;
+    env.add_template("register.html", include_str!("../templates/register.html"))?;
+    env.add_template("login.html", include_str!("../templates/login.html"))?;
     Ok(env)
 }
 
-/// Builds the app: the routes, and the layers every request passes through
-/// (the last one added is outermost).
-pub fn app(database: Database) -> Result<Router, Error> {
+/// Builds the app: the routes, flaskr's auth blueprint, the kit's check
+/// that a form was posted from this site, and the layers every request
+/// passes through.
+pub fn app(database: Database, key: Key) -> Result<Router, Error> {
     let state = AppState {
         templates: Arc::new(templates()?),
+        key,
     };
     let routes = Router::new()
         .route("/", get(index))
         .route("/status", get(check_database))
         .route("/users", get(list_users))
-        .route("/users/new", get(new_user_form).post(create_user))
-        .route("/api/users/{id}", get(user_json));
-    let app = db::init_app(routes, database);
+        .route("/api/users/{id}", get(user_json))
+        .merge(auth::router());
+    let app =
+        db::init_app(routes, database).layer(middleware::from_fn(stepkit::session::same_origin));
     Ok(stepkit::layers(app, state.templates.clone()).with_state(state))
 }
 
 // ANCHOR: index
 /// `GET /`: every post with its author, newest first. A post that cannot be
 /// read is left out and logged, and the page says how many were.
-async fn index(State(state): State<AppState>, db: RequestDb) -> Result<Html<String>, Error> {
+async fn index(
+    State(state): State<AppState>,
+    db: RequestDb,
+    CurrentUser(user): CurrentUser,
+) -> Result<Html<String>, Error> {
     let (posts, unreadable) = db.run(db::posts_newest_first).await?;
     for err in &unreadable {
         tracing::warn!("left a post off the index: {err}");
     }
     let posts: Vec<PostView> = posts.iter().map(PostView::from).collect();
     let unreadable = unreadable.len();
-    state.render("index.html", context! { posts, unreadable })
+    state.render("index.html", context! { user, posts, unreadable })
 }
 // ANCHOR_END: index
 
@@ -105,7 +116,11 @@ impl From<&Post> for PostView {
 
 /// `GET /status`: does the database answer? The source's "It works." route. Its
 /// query reads the file, so a missing, locked or broken database is a 503.
-async fn check_database(State(state): State<AppState>, db: RequestDb) -> Result<Response, Error> {
+async fn check_database(
+    State(state): State<AppState>,
+    db: RequestDb,
+    CurrentUser(user): CurrentUser,
+) -> Result<Response, Error> {
     let works = match db.run(db::check).await {
         Ok(()) => true,
         Err(err) => {
@@ -117,98 +132,23 @@ async fn check_database(State(state): State<AppState>, db: RequestDb) -> Result<
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
     };
-    Ok((status, state.render("status.html", context! { works })?).into_response())
+    Ok((
+        status,
+        state.render("status.html", context! { user, works })?,
+    )
+        .into_response())
 }
 
-/// `GET /users`: two queries, one connection.
-async fn list_users(State(state): State<AppState>, db: RequestDb) -> Result<Html<String>, Error> {
-    let total = db.run(db::count_users).await?;
-    let users = db.run(|conn| db::first_users(conn, PAGE_SIZE)).await?;
-    state.render("users.html", context! { total, users })
-}
-
-/// `GET /users/new`: the empty form. It needs no database, and opens none.
-async fn new_user_form(State(state): State<AppState>) -> Result<Html<String>, Error> {
-    state.render("new_user.html", context! { username => "" })
-}
-
-/// The form's fields; a missing one arrives as empty and is reported.
-#[derive(Debug, Default, Deserialize)]
-pub struct NewUser {
-    #[serde(default)]
-    pub username: String,
-    #[serde(default)]
-    pub password: String,
-}
-
-/// `POST /users/new`: insert and redirect to the list, or show the form
-/// again with the problem and a 4xx status. A rejected form writes nothing.
-async fn create_user(
+/// `GET /users`: two queries, one connection; for logged-in users only
+/// (`LoggedIn` sends anyone else to the login page).
+async fn list_users(
     State(state): State<AppState>,
     db: RequestDb,
-    Form(form): Form<NewUser>,
-) -> Result<Response, Error> {
-    let username = form.username.trim().to_owned();
-    let password = form.password.clone();
-    if let Some(problem) = problem_with(&username, &password) {
-        return form_again(&state, StatusCode::BAD_REQUEST, problem, &form);
-    }
-    // The UNIQUE rule itself catches a taken username, even from a racing request.
-    let inserted = db
-        .run(move |conn| match db::add_user(conn, &username, &password) {
-            Err(Error::Sqlite(err)) if is_unique_violation(&err) => Ok(None),
-            other => other.map(Some),
-        })
-        .await?;
-    match inserted {
-        Some(_) => Ok(Redirect::to("/users").into_response()),
-        None => {
-            let problem = format!(
-                "User {} is already registered.",
-                quote(form.username.trim())
-            );
-            form_again(&state, StatusCode::CONFLICT, problem, &form)
-        }
-    }
-}
-
-/// True for a broken UNIQUE rule (here: `username`), not for other constraints.
-fn is_unique_violation(err: &rusqlite::Error) -> bool {
-    matches!(err, rusqlite::Error::SqliteFailure(failure, _)
-        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
-}
-
-/// The form again, with the message; the password is never sent back.
-fn form_again(
-    state: &AppState,
-    status: StatusCode,
-    message: String,
-    form: &NewUser,
-) -> Result<Response, Error> {
-    let values = context! { message, username => &form.username };
-    Ok((status, state.render("new_user.html", values)?).into_response())
-}
-
-/// What is wrong with a submitted username and password, if anything. A form
-/// body that is not UTF-8 arrives with U+FFFD in place of the bad bytes.
-pub fn problem_with(username: &str, password: &str) -> Option<String> {
-    for (field, value) in [("username", username), ("password", password)] {
-        if value.is_empty() {
-            return Some(format!("Please enter the {field}."));
-        }
-        if value.contains('\u{FFFD}') {
-            return Some(format!("The {field} is not valid UTF-8 text."));
-        }
-        if value.chars().any(char::is_control) {
-            return Some(format!("The {field} contains a control character."));
-        }
-    }
-    if username.chars().count() > MAX_NAME_CHARS {
-        return Some(format!(
-            "The username is longer than {MAX_NAME_CHARS} characters."
-        ));
-    }
-    None
+    LoggedIn(user): LoggedIn,
+) -> Result<Html<String>, Error> {
+    let total = db.run(db::count_users).await?;
+    let users = db.run(|conn| db::first_users(conn, PAGE_SIZE)).await?;
+    state.render("users.html", context! { user, total, users })
 }
 
 /// `GET /api/users/{id}`: one user as JSON, or a JSON error.

@@ -1,9 +1,12 @@
--- The tables of flaskr's blog: users, and the posts they write.
+-- The tables of flaskr's blog: users, the posts they write, and who is
+-- logged in.
 -- `init-db` runs this whole file, so running it again starts over empty.
 
 -- ANCHOR: schema
--- Drop the table that points at the other one first: that order also works
--- on a connection that enforces foreign keys.
+-- Drop the tables that point at another one first: that order also works
+-- on a connection that enforces foreign keys. Dropping `session` ends
+-- every session.
+DROP TABLE IF EXISTS session;
 DROP TABLE IF EXISTS post;
 DROP TABLE IF EXISTS user;
 
@@ -22,3 +25,14 @@ CREATE TABLE post (
     FOREIGN KEY (author_id) REFERENCES user (id)
 );
 -- ANCHOR_END: schema
+
+-- ANCHOR: session
+-- Who is logged in: a hash of each session's token (the cookie holds the
+-- token), whose session it is, and until when. Deleting a user ends their
+-- sessions with them.
+CREATE TABLE session (
+    token_hash TEXT PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+    expires    TIMESTAMP NOT NULL
+);
+-- ANCHOR_END: session

@@ -10,7 +10,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use crate::timestamp::Timestamp;
-use crate::{Error, db, password};
+use crate::{Error, db, password, session};
 
 /// The demo database, relative to the folder the command runs in.
 pub const DEMO_DATABASE: &str = "instance/step03-walkthrough.sqlite";
@@ -33,7 +33,7 @@ const POSTS: [(&str, &str, &str); 2] = [
     ),
 ];
 
-/// Runs the seven sections in order, writing the narration to `out`.
+/// Runs the eight sections in order, writing the narration to `out`.
 pub fn run(out: &mut impl Write) -> Result<(), Error> {
     let path = Path::new(DEMO_DATABASE);
     remove_if_present(path)?;
@@ -49,6 +49,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     })?;
     describe_schema(out, &conn)?;
     let author = add_user(out, &conn)?;
+    log_in(out, &conn, author)?;
     add_posts(out, &conn, author)?;
     read_back(out, &conn)?;
     malformed(out, &conn, author)?;
@@ -156,8 +157,40 @@ fn add_user(out: &mut impl Write, conn: &Connection) -> Result<i64, Error> {
     Ok(id)
 }
 
+fn log_in(out: &mut impl Write, conn: &Connection, user_id: i64) -> Result<(), Error> {
+    heading(out, 4, "Logging in starts a session: a row in the database")?;
+    let token = session::start(conn, user_id)?;
+    // The token is random, so it is described, not printed.
+    let (stored, expires): (String, Timestamp) =
+        conn.query_row("SELECT token_hash, expires FROM session", (), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    let days = (expires.0 - chrono::Utc::now()).num_hours().div_euclid(24) + 1;
+    writeln!(
+        out,
+        "session::start(alice) -> a token of {} hex digits, for the cookie",
+        token.len()
+    )?;
+    writeln!(
+        out,
+        "The table holds its SHA-256 ({} hex digits), not the token: {}",
+        stored.len(),
+        yes_no(stored != token)
+    )?;
+    writeln!(out, "The session lasts {days} days")?;
+    let user = session::user_of(conn, &token)?.map(|user| user.username);
+    writeln!(out, "session::user_of(token) -> {user:?}")?;
+    session::end(conn, &token)?;
+    let user = session::user_of(conn, &token)?.map(|user| user.username);
+    writeln!(
+        out,
+        "After logging out, session::user_of(token) -> {user:?}"
+    )?;
+    Ok(())
+}
+
 fn add_posts(out: &mut impl Write, conn: &Connection, author: i64) -> Result<(), Error> {
-    heading(out, 4, "Two posts with fixed `created` times")?;
+    heading(out, 5, "Two posts with fixed `created` times")?;
     writeln!(
         out,
         "INSERT INTO post (author_id, created, title, body) VALUES (?, ?, ?, ?),"
@@ -179,7 +212,7 @@ fn add_posts(out: &mut impl Write, conn: &Connection, author: i64) -> Result<(),
 }
 
 fn read_back(out: &mut impl Write, conn: &Connection) -> Result<(), Error> {
-    heading(out, 5, "Reading `created` back as a date-time")?;
+    heading(out, 6, "Reading `created` back as a date-time")?;
     let (mut posts, _) = db::posts_newest_first(conn)?;
     posts.sort_by_key(|post| post.id);
     for post in &posts {
@@ -219,7 +252,7 @@ fn read_back(out: &mut impl Write, conn: &Connection) -> Result<(), Error> {
 }
 
 fn malformed(out: &mut impl Write, conn: &Connection, author: i64) -> Result<(), Error> {
-    heading(out, 6, "A malformed `created` is an error, not a panic")?;
+    heading(out, 7, "A malformed `created` is an error, not a panic")?;
     // Bound as a plain string on purpose: SQLite stores any text it is given.
     conn.execute(
         "INSERT INTO post (author_id, created, title, body) VALUES (?, ?, 'Broken', '')",
@@ -250,7 +283,7 @@ fn malformed(out: &mut impl Write, conn: &Connection, author: i64) -> Result<(),
 }
 
 fn init_again(out: &mut impl Write, conn: &Connection, path: &Path) -> Result<(), Error> {
-    heading(out, 7, "init-db again starts over")?;
+    heading(out, 8, "init-db again starts over")?;
     let (users, posts) = row_counts(conn)?;
     writeln!(out, "Before: {users} user(s), {posts} post(s).")?;
     writeln!(out, "Running init-db again:")?;

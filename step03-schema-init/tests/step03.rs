@@ -1,11 +1,11 @@
 //! step03-schema-init: the schema SQLite ends up with, `init-db`, typed
 //! timestamps, hashed passwords, the walkthrough, and the index page served
-//! by an app built from a testing config.
+//! by an app built from a testing config. The login is `tests/auth.rs`'s.
 
 use axum::http::StatusCode;
 use rusqlite::Connection;
 use step03_schema_init::{Config, Error, Timestamp, create_app, db, password};
-use testkit::{Sandbox, get as get_request, post_form, send};
+use testkit::{Sandbox, get as get_request, send};
 
 fn sandbox() -> Sandbox {
     Sandbox::new(env!("CARGO_BIN_EXE_step03-schema-init"))
@@ -105,7 +105,15 @@ fn the_schema_sqlite_reports_is_flaskrs() {
         "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
     );
     // sqlite_sequence exists because of AUTOINCREMENT.
-    assert_eq!(tables, ["post", "sqlite_sequence", "user"]);
+    assert_eq!(tables, ["post", "session", "sqlite_sequence", "user"]);
+    assert_eq!(
+        table_info(&db, "session"),
+        [
+            column("token_hash", "TEXT", false, None, 1),
+            column("user_id", "INTEGER", true, None, 0),
+            column("expires", "TIMESTAMP", true, None, 0),
+        ]
+    );
 
     assert_eq!(
         table_info(&db, "user"),
@@ -312,7 +320,7 @@ fn help_lists_the_commands() {
 // ----------------------------------------------------------- walkthrough
 
 #[test]
-fn walkthrough_prints_its_seven_sections() {
+fn walkthrough_prints_its_eight_sections() {
     let sandbox = sandbox();
     let run = sandbox.run(&[]);
     assert!(run.success, "{}", run.stderr);
@@ -551,54 +559,6 @@ async fn one_unreadable_post_is_left_out_and_the_page_says_so() {
 }
 
 #[tokio::test]
-async fn the_users_form_stores_a_hash_and_refuses_bad_input() {
-    let (_dir, app, db) = testing_app();
-    let (status, _) = send(
-        &app,
-        post_form("/users/new", "username=ann&password=secret"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let cases = [
-        (
-            "username=&password=x",
-            StatusCode::BAD_REQUEST,
-            "Please enter the username.",
-        ),
-        (
-            "username=bo&password=",
-            StatusCode::BAD_REQUEST,
-            "Please enter the password.",
-        ),
-        (
-            "username=b%FFo&password=x",
-            StatusCode::BAD_REQUEST,
-            "The username is not valid UTF-8 text.",
-        ),
-        (
-            "username=b%1Bo&password=x",
-            StatusCode::BAD_REQUEST,
-            "The username contains a control character.",
-        ),
-        (
-            "username=ann&password=other",
-            StatusCode::CONFLICT,
-            "User &quot;ann&quot; is already registered.",
-        ),
-    ];
-    for (form, status, message) in cases {
-        let (got, body) = send(&app, post_form("/users/new", form)).await;
-        assert_eq!(got, status, "{form}");
-        assert!(body.contains(message), "{form}: no `{message}` in\n{body}");
-    }
-    let stored = strings(&db, "SELECT password FROM user");
-    assert_eq!(stored.len(), 1, "a refused form wrote a row");
-    assert!(password::verify("secret", &stored[0]));
-    let (_, json) = send(&app, get_request("/api/users/1")).await;
-    assert_eq!(json, r#"{"id":1,"username":"ann"}"#, "never the hash");
-}
-
-#[tokio::test]
 async fn the_status_check_and_a_500_say_nothing_internal() {
     let (dir, app, _db) = testing_app();
     assert_eq!(send(&app, get_request("/status")).await.0, StatusCode::OK);
@@ -619,7 +579,8 @@ async fn the_status_check_and_a_500_say_nothing_internal() {
 fn create_app_refuses_a_database_without_tables() {
     let dir = tempfile::TempDir::new().unwrap();
     let path = dir.path().join("empty.sqlite");
-    let err = create_app(Config::new(path.clone())).unwrap_err();
+    let key = axum_extra::extract::cookie::Key::generate();
+    let err = create_app(Config::new(path.clone(), key)).unwrap_err();
     assert!(matches!(err, Error::NotInitialized { .. }), "{err:?}");
     assert!(!path.exists(), "checking the database created it");
 }

@@ -136,7 +136,7 @@ fn run(load: &Load) -> Result<(), BoxError> {
     let username = fresh_database(path)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let layered = behind_the_layers(no_database("/layered/users/1", &username), path)?;
-    let app = create_app(Config::new(path.to_path_buf()))?
+    let app = create_app(Config::testing(path.to_path_buf()))?
         .merge(no_database("/nodb/users/1", &username))
         .merge(layered)
         .merge(one_hop(&username));

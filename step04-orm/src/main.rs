@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use step04_orm::{Config, Error, create_app, db, walkthrough};
+use step04_orm::{Config, Error, config, create_app, db, walkthrough};
 
 /// Step 4: step 3's blog tables through the diesel ORM: CRUD, a JSON API,
 /// pages and pagination, on a pool of connections.
@@ -33,8 +33,11 @@ struct Cli {
 enum Command {
     /// Clear the existing data and create new tables (runs schema.sql).
     InitDb,
-    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It logs each request, and
-    /// each connection checked out and given back, to stderr (RUST_LOG=warn quiets it).
+    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It logs each
+    /// request, and each connection checked out and given back, to stderr
+    /// (RUST_LOG=warn quiets it). Sessions are signed with SECRET_KEY (128
+    /// hex digits), or else with a key generated once into
+    /// instance/step04-secret-key.
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
@@ -73,7 +76,9 @@ fn run(cli: Cli) -> Result<(), Error> {
 /// Builds the app from its config and serves it until Ctrl-C or SIGTERM.
 fn serve(path: PathBuf, port: u16) -> Result<(), Error> {
     stepkit::logging::init("step04_orm");
-    let app = create_app(Config::new(path.clone()))?; // SQLite, before tokio starts
+    db::check_initialized(&path)?; // before a key is made for a database that cannot serve
+    let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
+    let app = create_app(Config::new(path.clone(), key))?; // SQLite, before tokio starts
     stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, path.display()))?;
     Ok(())
 }

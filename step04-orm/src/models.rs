@@ -8,7 +8,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 
-use crate::schema::{post, user};
+use crate::schema::{post, session, user};
 use crate::timestamp::Timestamp;
 use crate::{Error, password};
 
@@ -236,7 +236,8 @@ fn escape_like(text: &str) -> String {
 }
 
 /// Gives user `id` a new username and/or password (stored hashed), and
-/// returns the user as it is now, or `None` if there is no such user.
+/// returns the user as it is now, or `None` if there is no such user. A
+/// new password ends the user's sessions.
 pub fn update_user(
     conn: &mut SqliteConnection,
     id: i64,
@@ -244,16 +245,23 @@ pub fn update_user(
     password: Option<&str>,
 ) -> Result<Option<User>, Error> {
     let hashed = password.map(password::hash).transpose()?;
+    let new_password = hashed.is_some();
     let changes = (
         username.map(|name| user::username.eq(name)),
         hashed.map(|hash| user::password.eq(hash)),
     );
-    let updated = diesel::update(user::table.find(id))
-        .set(changes)
-        .returning(User::as_returning())
-        .get_result(conn)
-        .optional()?;
-    Ok(updated)
+    conn.transaction(|conn| {
+        let updated = diesel::update(user::table.find(id))
+            .set(changes)
+            .returning(User::as_returning())
+            .get_result(conn)
+            .optional()?;
+        // A new password ends every session the old one started.
+        if new_password {
+            diesel::delete(session::table.filter(session::user_id.eq(id))).execute(conn)?;
+        }
+        Ok(updated)
+    })
 }
 
 /// `db.session.delete(user)`: how many rows went (0 or 1). With foreign keys
@@ -339,6 +347,18 @@ pub fn delete_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<bool> {
 /// and holds the table. The "It works." check.
 pub fn check(conn: &mut SqliteConnection) -> QueryResult<()> {
     count_users(conn).map(|_| ())
+}
+
+/// The stored password hash of `username`, with the user, for logging in.
+pub fn user_for_login(
+    conn: &mut SqliteConnection,
+    username: &str,
+) -> QueryResult<Option<(User, String)>> {
+    user::table
+        .filter(user::username.eq(username))
+        .select((User::as_select(), user::password))
+        .first(conn)
+        .optional()
 }
 
 // --- What a user or a post may hold ----------------------------------------------------

@@ -1,27 +1,32 @@
-//! The pages (flaskr's index of posts, a status check, the users list and
-//! form), and [`app`], which joins them with the JSON API of `api.rs` under
-//! `/api` and the layers every request passes through: two blueprints.
+//! The pages (flaskr's index of posts, a status check, the users list for
+//! logged-in users), and [`app`], which joins them with flaskr's auth
+//! blueprint, the JSON API of `api.rs` under `/api`, and the layers every
+//! request passes through.
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{FromRef, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
-use serde::{Deserialize, Serialize};
-use stepkit::quote;
+use serde::Serialize;
 
 use crate::Error;
 use crate::api::{self, ListQuery, log_unreadable};
+use crate::auth::{self, CurrentUser, LoggedIn};
 use crate::db::{self, Database, RequestDb};
-use crate::models::{self, PostWithAuthor, problem_with, unique};
+use crate::models::{self, PostWithAuthor};
 
 /// What every handler can reach.
-#[derive(Debug, Clone, FromRef)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub templates: Arc<Environment<'static>>,
+    /// Signs the session cookie: Flask's `SECRET_KEY`.
+    pub key: Key,
 }
 
 impl AppState {
@@ -41,21 +46,24 @@ pub fn templates() -> Result<Environment<'static>, Error> {
     env.add_template("index.html", include_str!("../templates/index.html"))?;
     env.add_template("status.html", include_str!("../templates/status.html"))?;
     env.add_template("users.html", include_str!("../templates/users.html"))?;
-    env.add_template("new_user.html", include_str!("../templates/new_user.html"))?;
+    env.add_template("register.html", include_str!("../templates/register.html"))?;
+    env.add_template("login.html", include_str!("../templates/login.html"))?;
     env.add_template("pages.html", include_str!("../templates/pages.html"))?;
     Ok(env)
 }
 
 // ANCHOR: app
-/// Builds the app: the pages, the API nested under `/api` (Flask's
-/// blueprints), and the layers every request passes through (the last one
-/// added is outermost).
-pub fn app(database: Database) -> Result<Router, Error> {
+/// Builds the app: the pages, flaskr's auth blueprint, the API nested under
+/// `/api` (Flask's blueprints), the kit's check that a form was posted from
+/// this site, and the layers every request passes through.
+pub fn app(database: Database, key: Key) -> Result<Router, Error> {
     let state = AppState {
         templates: Arc::new(templates()?),
+        key,
     };
-    let routes = pages().nest("/api", api::router());
-    let app = db::init_app(routes, database);
+    let routes = pages().merge(auth::router()).nest("/api", api::router());
+    let app =
+        db::init_app(routes, database).layer(middleware::from_fn(stepkit::session::same_origin));
     Ok(stepkit::layers(app, state.templates.clone()).with_state(state))
 }
 
@@ -65,7 +73,6 @@ fn pages() -> Router<AppState> {
         .route("/", get(index))
         .route("/status", get(check_database))
         .route("/users", get(list_users))
-        .route("/users/new", get(new_user_form).post(create_user))
 }
 
 // ANCHOR_END: app
@@ -78,6 +85,7 @@ fn pages() -> Router<AppState> {
 async fn index(
     State(state): State<AppState>,
     db: RequestDb,
+    CurrentUser(user): CurrentUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, Error> {
     let page = match query.page() {
@@ -88,7 +96,7 @@ async fn index(
     let unreadable = log_unreadable(&unreadable);
     let posts = posts.map(|post| PostView::from(&post));
     Ok(state
-        .render("index.html", context! { posts, unreadable })?
+        .render("index.html", context! { user, posts, unreadable })?
         .into_response())
 }
 
@@ -119,7 +127,11 @@ impl From<&PostWithAuthor> for PostView {
 /// `GET /status`: does the database answer? The source's "It works." route.
 /// Its query reads the `user` table, so a missing, locked or broken database
 /// is a 503.
-async fn check_database(State(state): State<AppState>, db: RequestDb) -> Result<Response, Error> {
+async fn check_database(
+    State(state): State<AppState>,
+    db: RequestDb,
+    CurrentUser(user): CurrentUser,
+) -> Result<Response, Error> {
     let works = match db.run(models::check).await {
         Ok(()) => true,
         Err(err) => {
@@ -131,13 +143,19 @@ async fn check_database(State(state): State<AppState>, db: RequestDb) -> Result<
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
     };
-    Ok((status, state.render("status.html", context! { works })?).into_response())
+    Ok((
+        status,
+        state.render("status.html", context! { user, works })?,
+    )
+        .into_response())
 }
 
-/// `GET /users?page=N&search=TEXT`: a page of users.
+/// `GET /users?page=N&search=TEXT`: a page of users, for logged-in users
+/// only (`LoggedIn` sends anyone else to the login page).
 async fn list_users(
     State(state): State<AppState>,
     db: RequestDb,
+    LoggedIn(user): LoggedIn,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, Error> {
     let page = match query.page() {
@@ -150,58 +168,6 @@ async fn list_users(
         .await?;
     let search = query.search.unwrap_or_default();
     Ok(state
-        .render("users.html", context! { users, search })?
+        .render("users.html", context! { user, users, search })?
         .into_response())
-}
-
-/// `GET /users/new`: the empty form. It needs no database, and opens none.
-async fn new_user_form(State(state): State<AppState>) -> Result<Html<String>, Error> {
-    state.render("new_user.html", context! { username => "" })
-}
-
-/// The form's fields; a missing one arrives as empty and is reported.
-#[derive(Debug, Default, Deserialize)]
-pub struct NewUser {
-    #[serde(default)]
-    pub username: String,
-    #[serde(default)]
-    pub password: String,
-}
-
-/// `POST /users/new`: insert and redirect to the list, or show the form
-/// again with the problem and a 4xx status. A rejected form writes nothing.
-async fn create_user(
-    State(state): State<AppState>,
-    db: RequestDb,
-    Form(form): Form<NewUser>,
-) -> Result<Response, Error> {
-    let username = form.username.trim().to_owned();
-    let password = form.password.clone();
-    if let Some((_, problem)) = problem_with(&username, &password) {
-        return form_again(&state, StatusCode::BAD_REQUEST, problem, &form);
-    }
-    let inserted = db
-        .run(move |conn| unique(models::create_user(conn, &username, &password)))
-        .await?;
-    match inserted {
-        Some(_) => Ok(Redirect::to("/users").into_response()),
-        None => {
-            let problem = format!(
-                "User {} is already registered.",
-                quote(form.username.trim())
-            );
-            form_again(&state, StatusCode::CONFLICT, problem, &form)
-        }
-    }
-}
-
-/// The form again, with the message; the password is never sent back.
-fn form_again(
-    state: &AppState,
-    status: StatusCode,
-    message: String,
-    form: &NewUser,
-) -> Result<Response, Error> {
-    let values = context! { message, username => &form.username };
-    Ok((status, state.render("new_user.html", values)?).into_response())
 }

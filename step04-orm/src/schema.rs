@@ -23,6 +23,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Who is logged in: a hash of each session's token, the user, and
+    /// until when the session lasts.
+    session (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        expires -> Timestamp,
+    }
+}
+
 diesel::joinable!(post -> user (author_id));
-diesel::allow_tables_to_appear_in_same_query!(user, post);
+diesel::joinable!(session -> user (user_id));
+diesel::allow_tables_to_appear_in_same_query!(user, post, session);
 // ANCHOR_END: tables

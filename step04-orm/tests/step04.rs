@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use step04_orm::schema::{post, user};
 use step04_orm::{Config, create_app, db, models};
 use tempfile::TempDir;
-use testkit::{HttpClient, Sandbox, Served, get, post_form, send};
+use testkit::{HttpClient, Sandbox, Served, get, send};
 
 fn sandbox() -> Sandbox {
     Sandbox::new(env!("CARGO_BIN_EXE_step04-orm"))
@@ -681,28 +681,105 @@ async fn an_unreadable_post_is_left_out_counted_and_the_rest_shown() {
     );
 }
 
+/// Sends `request` with `cookie` (if any); returns the status, the
+/// `Location`, the `session=...` pair of any `Set-Cookie`, and the body.
+async fn browse(
+    app: &Router,
+    request: axum::http::request::Builder,
+    cookie: Option<&str>,
+    body: &str,
+) -> (StatusCode, Option<String>, Option<String>, String) {
+    let mut request = request.header("host", "blog.test");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let request = request.body(Body::from(body.to_owned())).unwrap();
+    let response = tower::ServiceExt::oneshot(app.clone(), request)
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        let value = response.headers().get(name);
+        value.map(|value| value.to_str().unwrap().to_owned())
+    };
+    let location = header("location");
+    let cookie = header("set-cookie").map(|set| set.split(';').next().unwrap().to_owned());
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        location,
+        cookie,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
+}
+
+fn form(uri: &str) -> axum::http::request::Builder {
+    Request::post(uri).header("content-type", "application/x-www-form-urlencoded")
+}
+
+/// `/auth/register` is the one way a person makes an account; the users
+/// page is for logged-in users only.
 #[tokio::test]
-async fn the_users_form_adds_a_user_and_shows_the_list() {
+async fn register_log_in_and_see_the_users_page() {
     let test = TestApp::new();
-    let (status, _) = send(
-        &test.app,
-        post_form("/users/new", "username=ann&password=secret"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let (status, page) = send(
-        &test.app,
-        post_form("/users/new", "username=ann&password=other"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert!(
-        page.contains("User &quot;ann&quot; is already registered."),
-        "{page}"
+    let register = |fields: &'static str| browse(&test.app, form("/auth/register"), None, fields);
+    let (status, location, _, _) = register("username=ann&password=secret").await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/auth/login"))
     );
-    let (status, page) = send(&test.app, get("/users?search=an")).await;
+    let (status, _, _, page) = register("username=ann&password=other").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("User ann is already registered."), "{page}");
+
+    let (_, location, _, _) = browse(&test.app, Request::get("/users"), None, "").await;
+    assert_eq!(location.as_deref(), Some("/auth/login"));
+    let login = browse(
+        &test.app,
+        form("/auth/login"),
+        None,
+        "username=ann&password=secret",
+    );
+    let (_, location, cookie, _) = login.await;
+    assert_eq!(location.as_deref(), Some("/"));
+    let cookie = cookie.expect("a session cookie");
+    let users = browse(
+        &test.app,
+        Request::get("/users?search=an"),
+        Some(&cookie),
+        "",
+    );
+    let (status, _, _, page) = users.await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<li>ann</li>"), "{page}");
+}
+
+/// A new password, set through the API, ends every session of its user: the
+/// cookie of a login made before it logs no one in.
+#[tokio::test]
+async fn a_password_change_ends_the_users_sessions() {
+    let test = TestApp::new();
+    test.user("ann").await;
+    let login = browse(
+        &test.app,
+        form("/auth/login"),
+        None,
+        "username=ann&password=secret",
+    );
+    let cookie = login.await.2.expect("a session cookie");
+    let users = || browse(&test.app, Request::get("/users"), Some(&cookie), "");
+    assert_eq!(users().await.0, StatusCode::OK);
+    let change = json!({ "password": "a new one" });
+    let (status, _) = test.call(Method::PATCH, "/api/users/1", Some(change)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, location, _, _) = users().await;
+    assert_eq!(
+        location.as_deref(),
+        Some("/auth/login"),
+        "the old cookie still logs in"
+    );
 }
 
 #[tokio::test]

@@ -30,7 +30,6 @@ pub fn render(
     Ok(Html(templates.get_template(name)?.render(values)?))
 }
 
-// ANCHOR: current_user
 /// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
 /// The token comes from the signed session cookie and names a row of the
 /// `session` table; a cookie that is missing, forged or tampered with, or
@@ -89,7 +88,6 @@ where
         }
     }
 }
-// ANCHOR_END: current_user
 
 /// The auth blueprint.
 pub fn router<S>() -> Router<S>
@@ -171,7 +169,6 @@ async fn login_form(
     render(&templates, "login.html", context! { user, username => "" })
 }
 
-// ANCHOR: login
 /// `POST /auth/login`: checks the password against the stored hash (on a
 /// blocking thread: argon2 is slow on purpose), then starts a session: a
 /// row in the `session` table, and its token in the signed cookie.
@@ -206,7 +203,6 @@ async fn login(
         }
     }
 }
-// ANCHOR_END: login
 
 /// `POST /auth/logout`: deletes the session's row, so that the cookie is
 /// worth nothing even where a copy of it survives, and goes back to the

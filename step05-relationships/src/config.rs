@@ -46,7 +46,6 @@ impl Config {
     }
 }
 
-// ANCHOR: secret_key
 /// Where `serve` keeps the key it generated, when `SECRET_KEY` is not set.
 pub const SECRET_KEY_FILE: &str = "instance/step05-secret-key";
 
@@ -58,7 +57,6 @@ pub fn secret_key(from_env: Option<&str>) -> Result<Key, Error> {
         Path::new(SECRET_KEY_FILE),
     )?)
 }
-// ANCHOR_END: secret_key
 
 /// Builds the app on the configured database, which must hold the tables
 /// (`init-db`): a missing one is an error now, not a 500 on every request.

@@ -23,7 +23,6 @@ CREATE TABLE post (
     FOREIGN KEY (author_id) REFERENCES user (id)
 );
 
--- ANCHOR: session
 -- Who is logged in: a hash of each session's token (the cookie holds the
 -- token), whose session it is, and until when. Deleting a user ends their
 -- sessions with them.
@@ -32,7 +31,6 @@ CREATE TABLE session (
     user_id    INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
     expires    TIMESTAMP NOT NULL
 );
--- ANCHOR_END: session
 
 -- "Whose posts are these?" is the question every relation asks: without
 -- this index, each one reads the whole post table.

@@ -17,7 +17,6 @@ use crate::schema::{session, user};
 /// sessions do: 31 days.
 pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(31);
 
-// ANCHOR: session
 /// Starts a session for `user_id` and returns its token, for the cookie.
 /// The token is 32 random bytes; only its hash is stored, so a copy of the
 /// database lets no one log in. Expired sessions are cleared on the way.
@@ -52,7 +51,6 @@ pub fn user_of(conn: &mut SqliteConnection, token: &str) -> QueryResult<Option<U
 pub fn end(conn: &mut SqliteConnection, token: &str) -> QueryResult<usize> {
     diesel::delete(session::table.filter(session::token_hash.eq(hash(token)))).execute(conn)
 }
-// ANCHOR_END: session
 
 /// The SHA-256 of a token, in hex: what the table keeps instead of it.
 fn hash(token: &str) -> String {

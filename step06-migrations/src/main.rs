@@ -37,10 +37,11 @@ enum Command {
     /// Migrations: `flask db` in Rust.
     #[command(subcommand)]
     Db(Db),
-    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It refuses a database with
-    /// pending migrations. It logs each request to stderr (RUST_LOG=warn
-    /// quiets it). Sessions are signed with SECRET_KEY (128 hex digits), or
-    /// else with a key generated once into instance/step06-secret-key.
+    /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It refuses a
+    /// database with pending migrations. It logs each request to stderr
+    /// (RUST_LOG=warn quiets it). Sessions are signed with SECRET_KEY (128 hex
+    /// digits), or else with a key generated once into
+    /// instance/step06-secret-key.
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 5000)]
@@ -252,6 +253,7 @@ fn serve(path: PathBuf, port: u16, migrate_first: bool) -> Result<(), Error> {
             &mut std::io::stdout().lock(),
         )?;
     }
+    db::check_migrated(&path)?; // before a key is made for a database that cannot serve
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
     let app = create_app(Config::new(path.clone(), key))?; // SQLite, before tokio starts
     stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, path.display()))?;

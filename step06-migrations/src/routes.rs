@@ -1,25 +1,22 @@
-//! The pages (a status check, the users list and form), and [`app`], which
-//! joins them with the blueprints of `auth.rs`, `blog.rs` and `api.rs` (under
-//! `/api`) and the layers every request passes through.
+//! The pages (a status check, the users list for logged-in users), and
+//! [`app`], which joins them with the blueprints of `auth.rs`, `blog.rs` and
+//! `api.rs` (under `/api`) and the layers every request passes through.
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{FromRef, Query, State};
 use axum::http::StatusCode;
 use axum::middleware::{self};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
-use serde::Deserialize;
-use stepkit::quote;
 
 use crate::Error;
 use crate::api::{self, ListQuery};
-use crate::auth::{self, CurrentUser};
+use crate::auth::{self, CurrentUser, LoggedIn};
 use crate::db::{self, Database, RequestDb};
-use crate::models::{problem_with, unique};
 use crate::{blog, models};
 
 /// What every handler can reach.
@@ -47,7 +44,6 @@ pub fn templates() -> Result<Environment<'static>, Error> {
     env.add_template("index.html", include_str!("../templates/index.html"))?;
     env.add_template("status.html", include_str!("../templates/status.html"))?;
     env.add_template("users.html", include_str!("../templates/users.html"))?;
-    env.add_template("new_user.html", include_str!("../templates/new_user.html"))?;
     env.add_template("register.html", include_str!("../templates/register.html"))?;
     env.add_template("login.html", include_str!("../templates/login.html"))?;
     env.add_template("create.html", include_str!("../templates/create.html"))?;
@@ -78,7 +74,6 @@ fn pages() -> Router<AppState> {
     Router::new()
         .route("/status", get(check_database))
         .route("/users", get(list_users))
-        .route("/users/new", get(new_user_form).post(create_user))
 }
 
 // --- Pages --------------------------------------------------------------------
@@ -109,11 +104,12 @@ async fn check_database(
         .into_response())
 }
 
-/// `GET /users?page=N&search=TEXT`: a page of users.
+/// `GET /users?page=N&search=TEXT`: a page of users, for logged-in users
+/// only (`LoggedIn` sends anyone else to the login page).
 async fn list_users(
     State(state): State<AppState>,
     db: RequestDb,
-    CurrentUser(user): CurrentUser,
+    LoggedIn(user): LoggedIn,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, Error> {
     let page = match query.page() {
@@ -128,59 +124,4 @@ async fn list_users(
     Ok(state
         .render("users.html", context! { user, users, search })?
         .into_response())
-}
-
-/// `GET /users/new`: the empty form. It needs no database, and opens none.
-async fn new_user_form(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-) -> Result<Html<String>, Error> {
-    state.render("new_user.html", context! { user, username => "" })
-}
-
-/// The form's fields; a missing one arrives as empty and is reported.
-#[derive(Debug, Default, Deserialize)]
-pub struct NewUser {
-    #[serde(default)]
-    pub username: String,
-    #[serde(default)]
-    pub password: String,
-}
-
-/// `POST /users/new`: insert and redirect to the list, or show the form
-/// again with the problem and a 4xx status. A rejected form writes nothing.
-async fn create_user(
-    State(state): State<AppState>,
-    db: RequestDb,
-    Form(form): Form<NewUser>,
-) -> Result<Response, Error> {
-    let username = form.username.trim().to_owned();
-    let password = form.password.clone();
-    if let Some((_, problem)) = problem_with(&username, &password) {
-        return form_again(&state, StatusCode::BAD_REQUEST, problem, &form);
-    }
-    let inserted = db
-        .run(move |conn| unique(models::create_user(conn, &username, &password)))
-        .await?;
-    match inserted {
-        Some(_) => Ok(Redirect::to("/users").into_response()),
-        None => {
-            let problem = format!(
-                "User {} is already registered.",
-                quote(form.username.trim())
-            );
-            form_again(&state, StatusCode::CONFLICT, problem, &form)
-        }
-    }
-}
-
-/// The form again, with the message; the password is never sent back.
-fn form_again(
-    state: &AppState,
-    status: StatusCode,
-    message: String,
-    form: &NewUser,
-) -> Result<Response, Error> {
-    let values = context! { message, username => &form.username };
-    Ok((status, state.render("new_user.html", values)?).into_response())
 }

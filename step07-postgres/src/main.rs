@@ -261,6 +261,7 @@ fn serve(location: Location, port: u16, migrate_first: bool) -> Result<(), Error
             &mut std::io::stdout().lock(),
         )?;
     }
+    db::check_migrated(&location)?; // before a key is made for a database that cannot serve
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;
     let app = create_app(Config::new(location.clone(), key))?; // blocking, before tokio starts
     stepkit::serve::runtime()?.block_on(stepkit::serve(app, port, &location))?;

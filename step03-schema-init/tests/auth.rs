@@ -1,0 +1,324 @@
+//! step03-schema-init: flaskr's auth tests, rebuilt (register, log in, log
+//! out, `login_required`), and the sessions kept in the database: a copy of
+//! the cookie is worth nothing once the session has ended, by logging out or
+//! by `init-db`.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
+use rusqlite::Connection;
+use step03_schema_init::{Config, create_app, db, password, session};
+use stepkit::session::SESSION_COOKIE;
+use tempfile::TempDir;
+
+/// flaskr's `app` fixture: a testing app on a fresh database holding the
+/// user `test` (password `test`), and a browser that keeps its cookie.
+struct Browser {
+    dir: TempDir,
+    app: Router,
+    key: Key,
+    /// The session cookie the browser holds, as `session=...`.
+    cookie: Option<String>,
+}
+
+/// What came back: the status, where it redirects, the cookie set, the page.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("test.sqlite");
+        db::init_db(&path).unwrap();
+        db::add_user(&Connection::open(&path).unwrap(), "test", "test").unwrap();
+        let config = Config::testing(path);
+        let key = config.secret_key.clone();
+        let app = create_app(config).unwrap();
+        Browser {
+            dir,
+            app,
+            key,
+            cookie: None,
+        }
+    }
+
+    fn conn(&self) -> Connection {
+        Connection::open(self.dir.path().join("test.sqlite")).unwrap()
+    }
+
+    /// Sends a request as a browser would: with the cookie, keeping any new one.
+    async fn send(&mut self, request: axum::http::request::Builder, body: &str) -> Answer {
+        let mut request = request.header(header::HOST, "blog.test");
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let request = request.body(Body::from(body.to_owned())).unwrap();
+        let response = tower::ServiceExt::oneshot(self.app.clone(), request)
+            .await
+            .unwrap();
+        let header_text = |name| {
+            let value = response.headers().get(name);
+            value.map(|value| value.to_str().unwrap().to_owned())
+        };
+        let (location, set_cookie) = (
+            header_text(header::LOCATION),
+            header_text(header::SET_COOKIE),
+        );
+        if let Some(set_cookie) = &set_cookie {
+            let pair = set_cookie.split(';').next().unwrap();
+            self.cookie = (!pair.ends_with('=')).then(|| pair.to_owned());
+        }
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = String::from_utf8(bytes.to_vec()).unwrap();
+        Answer {
+            status,
+            location,
+            set_cookie,
+            body,
+        }
+    }
+
+    async fn get(&mut self, uri: &str) -> Answer {
+        self.send(Request::get(uri), "").await
+    }
+
+    async fn post(&mut self, uri: &str, form: &str) -> Answer {
+        let request =
+            Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(request, form).await
+    }
+
+    async fn login(&mut self, username: &str, password: &str) -> Answer {
+        let form = format!("username={username}&password={password}");
+        self.post("/auth/login", &form).await
+    }
+
+    /// A cookie signed with the app's own key, holding `value`.
+    fn signed_session(&self, value: &str) -> String {
+        let cookie = Cookie::new(SESSION_COOKIE, value.to_owned());
+        let jar = SignedCookieJar::new(self.key.clone()).add(cookie);
+        let response = axum::response::IntoResponse::into_response((jar, ()));
+        let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        set_cookie.split(';').next().unwrap().to_owned()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.conn().query_row(sql, (), |row| row.get(0)).unwrap()
+    }
+}
+
+/// With `cookie`, the index offers to log in and the users page sends one there.
+async fn assert_is_no_session(browser: &mut Browser, cookie: &str) {
+    browser.cookie = Some(cookie.to_owned());
+    let page = browser.get("/").await;
+    assert!(
+        page.body.contains("Log In"),
+        "{cookie} was taken as logged in"
+    );
+    let users = browser.get("/users").await;
+    assert_eq!(users.location.as_deref(), Some("/auth/login"));
+}
+
+// --- flaskr's tests: auth ------------------------------------------------------------------
+
+#[tokio::test]
+async fn register() {
+    let mut browser = Browser::new();
+    assert_eq!(browser.get("/auth/register").await.status, StatusCode::OK);
+    let answer = browser
+        .post("/auth/register", "username=a&password=a")
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.location.as_deref(), Some("/auth/login"));
+    let stored: String = browser
+        .conn()
+        .query_row(
+            "SELECT password FROM user WHERE username = 'a'",
+            (),
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(stored.starts_with("$argon2id$") && password::verify("a", &stored));
+}
+
+#[tokio::test]
+async fn register_validate_input() {
+    let mut browser = Browser::new();
+    for (form, status, message) in [
+        (
+            "username=&password=",
+            StatusCode::BAD_REQUEST,
+            "Username is required.",
+        ),
+        (
+            "username=a&password=",
+            StatusCode::BAD_REQUEST,
+            "Password is required.",
+        ),
+        (
+            "username=test&password=test",
+            StatusCode::CONFLICT,
+            "User test is already registered.",
+        ),
+        (
+            "username=b%FFo&password=x",
+            StatusCode::BAD_REQUEST,
+            "The username is not valid UTF-8 text.",
+        ),
+        (
+            "username=b%1Bo&password=x",
+            StatusCode::BAD_REQUEST,
+            "The username contains a control character.",
+        ),
+    ] {
+        let answer = browser.post("/auth/register", form).await;
+        assert_eq!(answer.status, status, "{form}");
+        assert!(
+            answer.body.contains(message),
+            "{form}: no `{message}` in\n{}",
+            answer.body
+        );
+    }
+    assert_eq!(
+        browser.count("SELECT count(*) FROM user"),
+        1,
+        "a refused form wrote a row"
+    );
+}
+
+#[tokio::test]
+async fn login() {
+    let mut browser = Browser::new();
+    assert_eq!(browser.get("/auth/login").await.status, StatusCode::OK);
+    let answer = browser.login("test", "test").await;
+    assert_eq!(answer.location.as_deref(), Some("/"));
+    let set_cookie = answer.set_cookie.unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let page = browser.get("/").await.body;
+    assert!(page.contains(r#"<span class="who">test</span>"#), "{page}");
+}
+
+#[tokio::test]
+async fn login_validate_input() {
+    let mut browser = Browser::new();
+    for (username, password, message) in [
+        ("a", "test", "Incorrect username."),
+        ("test", "a", "Incorrect password."),
+    ] {
+        let answer = browser.login(username, password).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert!(answer.body.contains(message), "{}", answer.body);
+        assert!(browser.cookie.is_none());
+    }
+    assert_eq!(browser.count("SELECT count(*) FROM session"), 0);
+}
+
+#[tokio::test]
+async fn logout() {
+    let mut browser = Browser::new();
+    browser.login("test", "test").await;
+    let answer = browser.post("/auth/logout", "").await;
+    assert_eq!(answer.location.as_deref(), Some("/"));
+    assert!(
+        browser.cookie.is_none(),
+        "the session cookie is still there"
+    );
+    assert!(browser.get("/").await.body.contains("Log In"));
+}
+
+#[tokio::test]
+async fn login_required() {
+    let mut browser = Browser::new();
+    let answer = browser.get("/users").await;
+    assert_eq!(answer.location.as_deref(), Some("/auth/login"));
+    browser.login("test", "test").await;
+    let answer = browser.get("/users").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body.contains("<li>test</li>"), "{}", answer.body);
+}
+
+// --- Sessions in the database -----------------------------------------------------------
+
+#[tokio::test]
+async fn a_session_is_a_row_holding_the_hash_of_the_cookies_token() {
+    let mut browser = Browser::new();
+    browser.login("test", "test").await;
+    let stored: String = browser
+        .conn()
+        .query_row("SELECT token_hash FROM session", (), |row| row.get(0))
+        .unwrap();
+    assert_eq!(stored.len(), 64, "a SHA-256 in hex");
+    let cookie = browser.cookie.clone().unwrap();
+    assert!(
+        !cookie.contains(&stored),
+        "the cookie holds the token, not its hash"
+    );
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_session_for_every_copy_of_the_cookie() {
+    let mut browser = Browser::new();
+    browser.login("test", "test").await;
+    let copy = browser.cookie.clone().unwrap();
+    browser.post("/auth/logout", "").await;
+    assert_eq!(browser.count("SELECT count(*) FROM session"), 0);
+    assert_is_no_session(&mut browser, &copy).await;
+}
+
+#[tokio::test]
+async fn a_forged_or_tampered_cookie_is_no_session() {
+    let mut browser = Browser::new();
+    browser.login("test", "test").await;
+    let signed = browser.cookie.clone().unwrap();
+    let changed = if signed.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{changed}", &signed[..signed.len() - 1]);
+    let forged = [
+        browser.signed_session("1"),
+        browser.signed_session(&"0".repeat(64)),
+        "session=garbage".to_owned(),
+    ];
+    for cookie in [tampered].into_iter().chain(forged) {
+        assert_is_no_session(&mut browser, &cookie).await;
+    }
+}
+
+#[tokio::test]
+async fn a_login_posted_from_another_site_is_refused() {
+    let mut browser = Browser::new();
+    let request = Request::post("/auth/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("origin", "http://evil.example");
+    let answer = browser.send(request, "username=test&password=test").await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(browser.count("SELECT count(*) FROM session"), 0);
+}
+
+#[test]
+fn init_db_ends_every_session() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("test.sqlite");
+    let connect = || Connection::open(&path).unwrap();
+    db::init_db(&path).unwrap();
+    db::add_user(&connect(), "ann", "pw").unwrap();
+    let token = session::start(&connect(), 1).unwrap();
+    assert!(session::user_of(&connect(), &token).unwrap().is_some());
+    db::init_db(&path).unwrap();
+    assert_eq!(
+        db::add_user(&connect(), "bo", "pw").unwrap(),
+        1,
+        "the ids start again"
+    );
+    let user = session::user_of(&connect(), &token).unwrap();
+    assert_eq!(user, None, "the old token names no one, not the new user 1");
+}

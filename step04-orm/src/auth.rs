@@ -1,0 +1,216 @@
+//! flaskr's `auth.py`: register, log in, log out, and who is logged in.
+//!
+//! The session lives in the database (`session.rs`): the cookie holds only
+//! its random token, signed with the app's secret key, so a cookie that a
+//! client forged or changed fails before the database is asked.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_extra::extract::cookie::{Key, SignedCookieJar};
+use minijinja::{Environment, context};
+use serde::Deserialize;
+use stepkit::session::{SESSION_COOKIE, no_session_cookie};
+
+use crate::db::RequestDb;
+use crate::models::{self, User, problem_with, unique};
+use crate::{Error, password, session};
+
+/// Renders a template for a page of the blog.
+pub fn render(
+    templates: &Environment<'_>,
+    name: &str,
+    values: minijinja::Value,
+) -> Result<Html<String>, Error> {
+    Ok(Html(templates.get_template(name)?.render(values)?))
+}
+
+/// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
+/// The token comes from the signed session cookie and names a row of the
+/// `session` table; a cookie that is missing, forged or tampered with, or
+/// whose session has ended, counts as no session at all.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Option<User>);
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    Key: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let Some(token) = session_token(parts, state).await else {
+            return Ok(CurrentUser(None));
+        };
+        let db = RequestDb::from_request_parts(parts, state).await?;
+        let user = db.run(move |conn| session::user_of(conn, &token)).await?;
+        Ok(CurrentUser(user))
+    }
+}
+
+/// The token in the request's session cookie, if its signature holds.
+async fn session_token<S>(parts: &mut Parts, state: &S) -> Option<String>
+where
+    Key: FromRef<S>,
+    S: Send + Sync,
+{
+    let jar = SignedCookieJar::<Key>::from_request_parts(parts, state)
+        .await
+        .unwrap_or_else(|never| match never {});
+    jar.get(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// flaskr's `login_required`, as an extractor: a handler that takes
+/// `LoggedIn(user)` runs only for a logged-in user; anyone else is sent to
+/// the login page before the handler starts.
+#[derive(Debug, Clone)]
+pub struct LoggedIn(pub User);
+
+impl<S> FromRequestParts<S> for LoggedIn
+where
+    Key: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match CurrentUser::from_request_parts(parts, state).await {
+            Ok(CurrentUser(Some(user))) => Ok(LoggedIn(user)),
+            Ok(CurrentUser(None)) => Err(Redirect::to("/auth/login").into_response()),
+            Err(err) => Err(err.into_response()),
+        }
+    }
+}
+
+/// The auth blueprint.
+pub fn router<S>() -> Router<S>
+where
+    Arc<Environment<'static>>: FromRef<S>,
+    Key: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/auth/register", get(register_form).post(register))
+        .route("/auth/login", get(login_form).post(login))
+        .route("/auth/logout", post(logout))
+}
+
+/// The register and login forms' fields; a missing one arrives empty.
+#[derive(Debug, Default, Deserialize)]
+pub struct Credentials {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+async fn register_form(
+    State(templates): State<Arc<Environment<'static>>>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Html<String>, Error> {
+    render(
+        &templates,
+        "register.html",
+        context! { user, username => "" },
+    )
+}
+
+/// `POST /auth/register`: creates the user and sends them to log in, or
+/// shows the form again with flaskr's message.
+async fn register(
+    State(templates): State<Arc<Environment<'static>>>,
+    db: RequestDb,
+    CurrentUser(user): CurrentUser,
+    Form(form): Form<Credentials>,
+) -> Result<Response, Error> {
+    let username = form.username.trim().to_owned();
+    let error = if username.is_empty() {
+        Some("Username is required.".to_owned())
+    } else if form.password.trim().is_empty() {
+        Some("Password is required.".to_owned())
+    } else {
+        problem_with(&username, &form.password).map(|(_, problem)| problem)
+    };
+    if let Some(error) = error {
+        let page = render(
+            &templates,
+            "register.html",
+            context! { user, username, error },
+        )?;
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
+    let name = username.clone();
+    let created = db
+        .run(move |conn| unique(models::create_user(conn, &name, &form.password)))
+        .await?;
+    if created.is_none() {
+        let error = format!("User {username} is already registered.");
+        let page = render(
+            &templates,
+            "register.html",
+            context! { user, username, error },
+        )?;
+        return Ok((StatusCode::CONFLICT, page).into_response());
+    }
+    Ok(Redirect::to("/auth/login").into_response())
+}
+
+async fn login_form(
+    State(templates): State<Arc<Environment<'static>>>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Html<String>, Error> {
+    render(&templates, "login.html", context! { user, username => "" })
+}
+
+/// `POST /auth/login`: checks the password against the stored hash (on a
+/// blocking thread: argon2 is slow on purpose), then starts a session: a
+/// row in the `session` table, and its token in the signed cookie.
+async fn login(
+    State(templates): State<Arc<Environment<'static>>>,
+    db: RequestDb,
+    jar: SignedCookieJar,
+    Form(form): Form<Credentials>,
+) -> Result<Response, Error> {
+    let username = form.username.trim().to_owned();
+    let name = username.clone();
+    let checked = db
+        .run(move |conn| {
+            let Some((user, hash)) = models::user_for_login(conn, &name)? else {
+                return Ok::<_, Error>(Err("Incorrect username."));
+            };
+            match password::verify(&form.password, &hash) {
+                true => Ok(Ok(session::start(conn, user.id)?)),
+                false => Ok(Err("Incorrect password.")),
+            }
+        })
+        .await?;
+    match checked {
+        Ok(token) => {
+            let cookie = stepkit::session::session_cookie(token);
+            Ok((jar.add(cookie), Redirect::to("/")).into_response())
+        }
+        Err(error) => {
+            let values = context! { user => None::<User>, username, error };
+            let page = render(&templates, "login.html", values)?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+    }
+}
+
+/// `POST /auth/logout`: deletes the session's row, so that the cookie is
+/// worth nothing even where a copy of it survives, and goes back to the
+/// index. A POST, not a link: no other site can log a user out with an image.
+async fn logout(db: RequestDb, jar: SignedCookieJar) -> Result<Response, Error> {
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        let token = cookie.value().to_owned();
+        db.run(move |conn| session::end(conn, &token)).await?;
+    }
+    Ok((jar.remove(no_session_cookie()), Redirect::to("/")).into_response())
+}
