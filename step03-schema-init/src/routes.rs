@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::Error;
-use crate::auth::{self, CurrentUser, LoggedIn};
+use crate::auth::{self, CurrentUser, LoggedIn, render};
 use crate::db::{self, Database, Post, RequestDb};
 
 /// How many users the list page shows at most.
@@ -29,12 +29,6 @@ pub struct AppState {
     pub templates: Arc<Environment<'static>>,
     /// Signs the session cookie: Flask's `SECRET_KEY`.
     pub key: Key,
-}
-
-impl AppState {
-    fn render(&self, name: &str, values: minijinja::Value) -> Result<Html<String>, Error> {
-        Ok(Html(self.templates.get_template(name)?.render(values)?))
-    }
 }
 
 /// The templates, compiled into the binary. A name ending in `.html` turns
@@ -86,7 +80,11 @@ async fn index(
     }
     let posts: Vec<PostView> = posts.iter().map(PostView::from).collect();
     let unreadable = unreadable.len();
-    state.render("index.html", context! { user, posts, unreadable })
+    render(
+        &state.templates,
+        "index.html",
+        context! { user, posts, unreadable },
+    )
 }
 // ANCHOR_END: index
 
@@ -134,7 +132,7 @@ async fn check_database(
     };
     Ok((
         status,
-        state.render("status.html", context! { user, works })?,
+        render(&state.templates, "status.html", context! { user, works })?,
     )
         .into_response())
 }
@@ -148,7 +146,11 @@ async fn list_users(
 ) -> Result<Html<String>, Error> {
     let total = db.run(db::count_users).await?;
     let users = db.run(|conn| db::first_users(conn, PAGE_SIZE)).await?;
-    state.render("users.html", context! { user, total, users })
+    render(
+        &state.templates,
+        "users.html",
+        context! { user, total, users },
+    )
 }
 
 /// `GET /api/users/{id}`: one user as JSON, or a JSON error.

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{FromRef, Query, State};
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::api::{self, ListQuery, log_unreadable};
-use crate::auth::{self, CurrentUser, LoggedIn};
+use crate::auth::{self, CurrentUser, LoggedIn, render};
 use crate::db::{self, Database, RequestDb};
 use crate::models::{self, PostWithAuthor};
 
@@ -27,12 +27,6 @@ pub struct AppState {
     pub templates: Arc<Environment<'static>>,
     /// Signs the session cookie: Flask's `SECRET_KEY`.
     pub key: Key,
-}
-
-impl AppState {
-    fn render(&self, name: &str, values: minijinja::Value) -> Result<Html<String>, Error> {
-        Ok(Html(self.templates.get_template(name)?.render(values)?))
-    }
 }
 
 /// The templates, compiled into the binary. A name ending in `.html` turns
@@ -95,9 +89,12 @@ async fn index(
     let (posts, unreadable) = db.run(move |conn| models::posts_page(conn, page)).await?;
     let unreadable = log_unreadable(&unreadable);
     let posts = posts.map(|post| PostView::from(&post));
-    Ok(state
-        .render("index.html", context! { user, posts, unreadable })?
-        .into_response())
+    Ok(render(
+        &state.templates,
+        "index.html",
+        context! { user, posts, unreadable },
+    )?
+    .into_response())
 }
 
 /// A post as the template sees it, its date already formatted.
@@ -145,7 +142,7 @@ async fn check_database(
     };
     Ok((
         status,
-        state.render("status.html", context! { user, works })?,
+        render(&state.templates, "status.html", context! { user, works })?,
     )
         .into_response())
 }
@@ -167,7 +164,10 @@ async fn list_users(
         .run(move |conn| models::users_page(conn, search.as_deref(), page))
         .await?;
     let search = query.search.unwrap_or_default();
-    Ok(state
-        .render("users.html", context! { user, users, search })?
-        .into_response())
+    Ok(render(
+        &state.templates,
+        "users.html",
+        context! { user, users, search },
+    )?
+    .into_response())
 }

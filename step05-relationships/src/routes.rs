@@ -8,14 +8,14 @@ use axum::Router;
 use axum::extract::{FromRef, Query, State};
 use axum::http::StatusCode;
 use axum::middleware::{self};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
 
 use crate::Error;
 use crate::api::{self, ListQuery};
-use crate::auth::{self, CurrentUser, LoggedIn};
+use crate::auth::{self, CurrentUser, LoggedIn, render};
 use crate::db::{self, Database, RequestDb};
 use crate::{blog, models};
 
@@ -25,12 +25,6 @@ pub struct AppState {
     pub templates: Arc<Environment<'static>>,
     /// Signs the session cookie: Flask's `SECRET_KEY`.
     pub key: Key,
-}
-
-impl AppState {
-    fn render(&self, name: &str, values: minijinja::Value) -> Result<Html<String>, Error> {
-        Ok(Html(self.templates.get_template(name)?.render(values)?))
-    }
 }
 
 /// The templates, compiled into the binary. A name ending in `.html` turns
@@ -102,7 +96,7 @@ async fn check_database(
     };
     Ok((
         status,
-        state.render("status.html", context! { user, works })?,
+        render(&state.templates, "status.html", context! { user, works })?,
     )
         .into_response())
 }
@@ -124,7 +118,10 @@ async fn list_users(
         .run(move |conn| models::users_page(conn, search.as_deref(), page))
         .await?;
     let search = query.search.unwrap_or_default();
-    Ok(state
-        .render("users.html", context! { user, users, search })?
-        .into_response())
+    Ok(render(
+        &state.templates,
+        "users.html",
+        context! { user, users, search },
+    )?
+    .into_response())
 }

@@ -23,7 +23,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use futures_util::FutureExt;
 
-use crate::{Error, migrate};
+use crate::{Error, drift, migrate};
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
 /// Flask keeps its database in an `instance` folder, and so do we.
@@ -48,7 +48,7 @@ pub fn check_migrated(path: &Path) -> Result<(), Error> {
         return Err(Error::Pending { path, pending });
     }
     // Versions alone can lie (a wrong `db stamp`): the tables must match too.
-    let drift = migrate::check(&mut conn, &migrate::MIGRATIONS)?;
+    let drift = drift::check(&mut conn, &migrate::MIGRATIONS)?;
     let structural = drift
         .iter()
         .filter(|line| !line.starts_with("data:"))

@@ -13,24 +13,28 @@
 //!    the input rules a user or post must meet.
 //! 6. `session.rs`: sessions kept in the database, which logging out or a
 //!    password change ends.
-//! 7. `migrate.rs`: the `db` commands: upgrade, downgrade, history, current,
-//!    new, stamp, check, and the backup.
-//! 8. `db.rs`: the pool and its pragmas, and the request's connection,
-//!    checked out of the pool on first use.
-//! 9. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 10. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 11. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 12. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 13. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 14. `main.rs`: the command line: `db ...` and `serve`.
+//! 7. `migrate.rs`: the `db` commands' work: upgrade, downgrade, history,
+//!    current, new and stamp.
+//! 8. `backup.rs`: the copy made before a migration.
+//! 9. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`.
+//! 10. `db.rs`: the pool and its pragmas, and the request's connection,
+//!     checked out of the pool on first use.
+//! 11. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 12. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 13. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 14. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 15. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 16. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod blog;
 pub mod config;
 pub mod db;
+pub mod drift;
 pub mod error;
 pub mod migrate;
 pub mod models;

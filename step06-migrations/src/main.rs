@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use step06_migrations::migrate::{self, MIGRATIONS};
 use step06_migrations::{Config, Error, config, create_app, db, walkthrough};
+use step06_migrations::{backup, drift};
 
 // ANCHOR: cli
 /// Step 6: step 5's blog, its schema made and changed by migrations that
@@ -123,92 +124,108 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-/// Runs one `db` command on the database at `path`.
+/// Runs one `db` command on the database at `path`: one function each.
 fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Error> {
-    if let Db::New { name, dir } = &command {
-        let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
-        let created = migrate::new_migration(dir, name, &now)?;
-        let next =
-            "write the change, rebuild (the binary embeds its migrations), then `db upgrade`";
-        writeln!(
-            out,
-            "Created {}/up.sql and down.sql: {next}.",
-            created.display()
-        )?;
-        return Ok(());
+    match command {
+        Db::Upgrade { to, no_backup } => db_upgrade(path, to.as_deref(), no_backup, out),
+        Db::Downgrade { steps, no_backup } => db_downgrade(path, steps.into(), no_backup, out),
+        Db::History => migrate::history(&mut existing(path)?, &MIGRATIONS, out),
+        Db::Current => db_current(path, out),
+        Db::New { name, dir } => db_new(&name, &dir, out),
+        Db::Stamp { version } => db_stamp(path, &version, out),
+        Db::Check => db_check(path, out),
     }
-    if let Db::Upgrade {
-        to: Some(version), ..
-    }
-    | Db::Stamp { version } = &command
-    {
-        migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
-    }
-    // Only upgrade and stamp may make a database; the others read one.
-    let makes = matches!(command, Db::Upgrade { .. } | Db::Stamp { .. });
-    if !makes && !path.exists() {
+}
+
+/// Opens a database that must exist already: only `upgrade` and `stamp`
+/// may make one; the other commands read it.
+fn existing(path: &Path) -> Result<diesel::SqliteConnection, Error> {
+    if !path.exists() {
         return Err(Error::NoDatabase {
             path: path.to_path_buf(),
         });
     }
+    migrate::connect(path)
+}
+
+/// `db upgrade [--to VERSION]`: a backup if there is work, then the pending
+/// migrations up to `to`, in one transaction.
+fn db_upgrade(
+    path: &Path,
+    to: Option<&str>,
+    no_backup: bool,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    if let Some(version) = to {
+        migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
+    }
     let conn = &mut migrate::connect(path)?;
-    match command {
-        Db::Upgrade { to, no_backup } => {
-            let pending = migrate::pending(conn, &MIGRATIONS)? > 0;
-            back_up_unless(no_backup || !pending, conn, path, out)?;
-            let applied = migrate::upgrade(conn, &MIGRATIONS, to.as_deref())?;
-            let none = match &to {
-                Some(to) if pending => {
-                    format!("Nothing to apply up to {to}: the database is past it.")
-                }
-                _ => "Nothing to apply: the database is up to date.".to_owned(),
-            };
-            report(out, "Applied", &applied, &none)
-        }
-        Db::Downgrade { steps, no_backup } => {
-            let applied = migrate::current(conn)?.is_some();
-            back_up_unless(no_backup || !applied, conn, path, out)?;
-            let reverted = migrate::downgrade(conn, &MIGRATIONS, steps.into())?;
-            report(
-                out,
-                "Reverted",
-                &reverted,
-                "Nothing to revert: no migration is applied.",
-            )
-        }
-        Db::History => migrate::history(conn, &MIGRATIONS, out),
-        Db::Current => {
-            let version = migrate::current(conn)?;
-            writeln!(
-                out,
-                "{}",
-                version.as_deref().unwrap_or("none (no migration applied)")
-            )?;
-            Ok(())
-        }
-        Db::Stamp { version } => {
-            let stamped = migrate::stamp(conn, &MIGRATIONS, &version)?;
-            report(
-                out,
-                "Stamped",
-                &stamped,
-                "Nothing to stamp: those are applied already.",
-            )
-        }
-        Db::Check => {
-            let drift = migrate::check(conn, &MIGRATIONS)?;
-            for line in &drift {
-                writeln!(out, "drift: {line}")?;
-            }
-            match drift.len() {
-                0 => Ok(writeln!(
-                    out,
-                    "No drift: the database matches the migrations and schema.rs."
-                )?),
-                count => Err(Error::Drift(count)),
-            }
-        }
-        Db::New { .. } => Ok(()),
+    let pending = migrate::pending(conn, &MIGRATIONS)? > 0;
+    back_up_unless(no_backup || !pending, conn, path, out)?;
+    let applied = migrate::upgrade(conn, &MIGRATIONS, to)?;
+    let none = match to {
+        Some(to) if pending => format!("Nothing to apply up to {to}: the database is past it."),
+        _ => "Nothing to apply: the database is up to date.".to_owned(),
+    };
+    report(out, "Applied", &applied, &none)
+}
+
+/// `db downgrade [--steps N]`: a backup, then the newest `steps` migrations
+/// reverted, in one transaction.
+fn db_downgrade(
+    path: &Path,
+    steps: usize,
+    no_backup: bool,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let conn = &mut existing(path)?;
+    let applied = migrate::current(conn)?.is_some();
+    back_up_unless(no_backup || !applied, conn, path, out)?;
+    let reverted = migrate::downgrade(conn, &MIGRATIONS, steps)?;
+    let none = "Nothing to revert: no migration is applied.";
+    report(out, "Reverted", &reverted, none)
+}
+
+/// `db current`: the version the database is at.
+fn db_current(path: &Path, out: &mut impl Write) -> Result<(), Error> {
+    let version = migrate::current(&mut existing(path)?)?;
+    let shown = version.as_deref().unwrap_or("none (no migration applied)");
+    Ok(writeln!(out, "{shown}")?)
+}
+
+/// `db new NAME`: an empty pair of files to fill in by hand.
+fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
+    let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
+    let created = migrate::new_migration(dir, name, &now)?;
+    let next = "write the change, rebuild (the binary embeds its migrations), then `db upgrade`";
+    Ok(writeln!(
+        out,
+        "Created {}/up.sql and down.sql: {next}.",
+        created.display()
+    )?)
+}
+
+/// `db stamp VERSION`: records migrations as applied, running nothing.
+fn db_stamp(path: &Path, version: &str, out: &mut impl Write) -> Result<(), Error> {
+    migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
+    let stamped = migrate::stamp(&mut migrate::connect(path)?, &MIGRATIONS, version)?;
+    let none = "Nothing to stamp: those are applied already.";
+    report(out, "Stamped", &stamped, none)
+}
+
+/// `db check`: the drift between the database and the migrations, one line
+/// each; drift is a failure, so that a script can stop on it.
+fn db_check(path: &Path, out: &mut impl Write) -> Result<(), Error> {
+    let drift = drift::check(&mut existing(path)?, &MIGRATIONS)?;
+    for line in &drift {
+        writeln!(out, "drift: {line}")?;
+    }
+    match drift.len() {
+        0 => Ok(writeln!(
+            out,
+            "No drift: the database matches the migrations and schema.rs."
+        )?),
+        count => Err(Error::Drift(count)),
     }
 }
 
@@ -222,7 +239,7 @@ fn back_up_unless(
     if skip {
         return Ok(());
     }
-    if let Some(copy) = migrate::backup(conn, path)? {
+    if let Some(copy) = backup::make(conn, path)? {
         writeln!(out, "Backed up {} to {}", path.display(), copy.display())?;
     }
     Ok(())
@@ -244,14 +261,7 @@ fn report(out: &mut impl Write, verb: &str, names: &[String], none: &str) -> Res
 fn serve(path: PathBuf, port: u16, migrate_first: bool) -> Result<(), Error> {
     stepkit::logging::init("step06_migrations");
     if migrate_first {
-        db_command(
-            Db::Upgrade {
-                to: None,
-                no_backup: false,
-            },
-            &path,
-            &mut std::io::stdout().lock(),
-        )?;
+        db_upgrade(&path, None, false, &mut std::io::stdout().lock())?;
     }
     db::check_migrated(&path)?; // before a key is made for a database that cannot serve
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;

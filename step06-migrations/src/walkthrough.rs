@@ -12,6 +12,7 @@ use diesel::sql_types::{BigInt, Text};
 
 use crate::migrate::{self, MIGRATIONS};
 use crate::{Error, password};
+use crate::{backup, drift};
 
 /// The demo database, relative to the folder the command runs in.
 pub const DEMO_DATABASE: &str = "instance/step06-walkthrough.sqlite";
@@ -62,7 +63,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     describe(out, conn)?;
 
     heading(out, 4, "Back up, then upgrade again")?;
-    if let Some(copy) = migrate::backup(conn, path)? {
+    if let Some(copy) = backup::make(conn, path)? {
         writeln!(out, "Backed up {} to {}", path.display(), copy.display())?;
         let mut backup = migrate::connect(&copy)?;
         writeln!(
@@ -82,7 +83,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     describe(out, conn)?;
 
     heading(out, 5, "Check for drift")?;
-    let drift = migrate::check(conn, &MIGRATIONS)?;
+    let drift = drift::check(conn, &MIGRATIONS)?;
     writeln!(
         out,
         "db check: {} difference(s) from the migrations and schema.rs.",

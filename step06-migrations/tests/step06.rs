@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_migrations::FileBasedMigrations;
 use step06_migrations::migrate::{self, MIGRATIONS};
+use step06_migrations::{backup, drift};
 use tempfile::TempDir;
 use testkit::{Sandbox, Served};
 
@@ -137,7 +138,7 @@ fn upgrade_from_empty_makes_the_latest_schema() {
         migrate::tables(&mut conn).unwrap(),
         ["post", "session", "user"]
     );
-    assert!(migrate::check(&mut conn, &MIGRATIONS).unwrap().is_empty());
+    assert!(drift::check(&mut conn, &MIGRATIONS).unwrap().is_empty());
 }
 
 #[test]
@@ -247,7 +248,7 @@ fn a_row_the_new_constraint_refuses_stops_the_rebuild_whole() {
 #[test]
 fn the_backup_holds_the_same_rows() {
     let (dir, mut conn) = database_at(LAST);
-    let copy = migrate::backup(&mut conn, &dir.path().join("blog.sqlite"))
+    let copy = backup::make(&mut conn, &dir.path().join("blog.sqlite"))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -261,7 +262,7 @@ fn the_backup_holds_the_same_rows() {
     let mut fresh = migrate::connect(&empty.path().join("e.sqlite")).unwrap();
     migrate::upgrade(&mut fresh, &MIGRATIONS, None).unwrap();
     assert_eq!(
-        migrate::backup(&mut fresh, &empty.path().join("e.sqlite")).unwrap(),
+        backup::make(&mut fresh, &empty.path().join("e.sqlite")).unwrap(),
         None,
         "nothing to back up"
     );
@@ -532,7 +533,7 @@ fn a_row_that_pointed_nowhere_before_does_not_block_an_upgrade_but_check_reports
             .len(),
         2
     );
-    let drift = migrate::check(&mut conn, &MIGRATIONS).unwrap();
+    let drift = drift::check(&mut conn, &MIGRATIONS).unwrap();
     let orphan =
         "data: 1 row(s) point at rows that do not exist (PRAGMA foreign_key_check lists them)";
     assert_eq!(drift, [orphan]);
@@ -553,7 +554,7 @@ fn check_sees_changed_definitions_triggers_and_views() {
     .unwrap();
     drop(conn);
     let mut conn = migrate::connect(&dir.path().join("blog.sqlite")).unwrap();
-    let mut drift = migrate::check(&mut conn, &MIGRATIONS).unwrap();
+    let mut drift = drift::check(&mut conn, &MIGRATIONS).unwrap();
     drift.sort();
     let expected = [
         "definition differs: table post",

@@ -26,7 +26,7 @@ use futures_util::FutureExt;
 use stepkit::quote;
 
 use crate::backend::{Conn, Location, check_postgres_url};
-use crate::{Error, migrate};
+use crate::{Error, drift, migrate};
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
 /// Flask keeps its database in an `instance` folder, and so do we.
@@ -108,7 +108,7 @@ pub fn check_migrated(location: &Location) -> Result<(), Error> {
         return Err(Error::Pending { database, pending });
     }
     // Versions alone can lie (a wrong `db stamp`): the tables must match too.
-    let drift = migrate::check(&mut conn, migrations)?;
+    let drift = drift::check(&mut conn, migrations)?;
     let structural = drift
         .iter()
         .filter(|line| !line.starts_with("data:"))

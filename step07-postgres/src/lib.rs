@@ -16,25 +16,29 @@
 //!    the input rules a user or post must meet.
 //! 7. `session.rs`: sessions kept in the database, which logging out or a
 //!    password change ends.
-//! 8. `migrate.rs`: the `db` commands: upgrade, downgrade, history, current,
-//!    new, stamp, check, and the backup.
-//! 9. `db.rs`: the pool and its pragmas, and the request's connection,
-//!    checked out of the pool on first use.
-//! 10. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 11. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 12. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 13. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 14. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 15. `main.rs`: the command line: `db ...` and `serve`.
+//! 8. `migrate.rs`: the `db` commands' work: upgrade, downgrade, history,
+//!    current, new and stamp.
+//! 9. `backup.rs`: the copy made before a migration, or a `pg_dump`.
+//! 10. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`.
+//! 11. `db.rs`: the pool and its pragmas, and the request's connection,
+//!     checked out of the pool on first use.
+//! 12. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 13. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 14. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 15. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 16. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 17. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
 pub mod api;
 pub mod auth;
 pub mod backend;
+pub mod backup;
 pub mod blog;
 pub mod config;
 pub mod db;
+pub mod drift;
 pub mod error;
 pub mod migrate;
 pub mod models;

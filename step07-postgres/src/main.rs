@@ -1,13 +1,14 @@
 //! The command line of step 7. With no command it runs the walkthrough.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use step07_postgres::backend::{Conn, Location};
-use step07_postgres::migrate::{self, Backup};
+use step07_postgres::backup::{self, Backup};
 use step07_postgres::{Config, Error, config, create_app, db, walkthrough};
+use step07_postgres::{drift, migrate};
 
 /// Step 7: step 6's blog and migrations on SQLite or, given a postgres://
 /// URL, on a PostgreSQL server.
@@ -122,99 +123,120 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-/// Runs one `db` command on the database at `path`.
+/// Runs one `db` command at `location`: one function each.
 fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<(), Error> {
-    let migrations = migrate::embedded(location);
-    if let Db::New { name, dir } = &command {
-        let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
-        let created = migrate::new_migration(dir, name, &now)?;
-        let next =
-            "write the change, rebuild (the binary embeds its migrations), then `db upgrade`";
-        writeln!(
-            out,
-            "Created {}/up.sql and down.sql: {next}.",
-            created.display()
-        )?;
-        return Ok(());
+    match command {
+        Db::Upgrade { to, no_backup } => db_upgrade(location, to.as_deref(), no_backup, out),
+        Db::Downgrade { steps, no_backup } => db_downgrade(location, steps.into(), no_backup, out),
+        Db::History => migrate::history(&mut existing(location)?, migrate::embedded(location), out),
+        Db::Current => db_current(location, out),
+        Db::New { name, dir } => db_new(&name, &dir, out),
+        Db::Stamp { version } => db_stamp(location, &version, out),
+        Db::Check => db_check(location, out),
     }
-    if let Db::Upgrade {
-        to: Some(version), ..
-    }
-    | Db::Stamp { version } = &command
-    {
-        migrate::check_version(migrations, version)?; // a typo makes no file
-    }
-    // Only upgrade and stamp may make a database; the others read one.
-    let makes = matches!(command, Db::Upgrade { .. } | Db::Stamp { .. });
-    if !makes && matches!(location, Location::Sqlite(path) if !path.exists()) {
+}
+
+/// Opens a database that must exist already: only `upgrade` and `stamp`
+/// may make one; the other commands read it.
+fn existing(location: &Location) -> Result<Conn, Error> {
+    if matches!(location, Location::Sqlite(path) if !path.exists()) {
         return Err(Error::NoDatabase {
             database: location.clone(),
         });
     }
-    let conn = &mut migrate::connect(location)?;
-    if matches!(
-        command,
-        Db::Upgrade { .. } | Db::Downgrade { .. } | Db::Stamp { .. }
-    ) {
-        migrate::take_turn(conn)?;
+    migrate::connect(location)
+}
+
+/// Waits until no other command is changing the database (PostgreSQL's
+/// advisory lock; SQLite's write lock already lets one in at a time).
+fn for_change(conn: Result<Conn, Error>) -> Result<Conn, Error> {
+    let mut conn = conn?;
+    migrate::take_turn(&mut conn)?;
+    Ok(conn)
+}
+
+/// `db upgrade [--to VERSION]`: a backup if there is work, then the pending
+/// migrations up to `to`, in one transaction.
+fn db_upgrade(
+    location: &Location,
+    to: Option<&str>,
+    no_backup: bool,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    if let Some(version) = to {
+        migrate::check_version(migrate::embedded(location), version)?; // a typo makes no file
     }
-    match command {
-        Db::Upgrade { to, no_backup } => {
-            let pending = migrate::pending(conn, migrations)? > 0;
-            back_up_unless(no_backup || !pending, conn, location, out)?;
-            let applied = migrate::upgrade(conn, migrations, to.as_deref())?;
-            let none = match &to {
-                Some(to) if pending => {
-                    format!("Nothing to apply up to {to}: the database is past it.")
-                }
-                _ => "Nothing to apply: the database is up to date.".to_owned(),
-            };
-            report(out, "Applied", &applied, &none)
-        }
-        Db::Downgrade { steps, no_backup } => {
-            let applied = migrate::current(conn)?.is_some();
-            back_up_unless(no_backup || !applied, conn, location, out)?;
-            let reverted = migrate::downgrade(conn, migrations, steps.into())?;
-            report(
-                out,
-                "Reverted",
-                &reverted,
-                "Nothing to revert: no migration is applied.",
-            )
-        }
-        Db::History => migrate::history(conn, migrations, out),
-        Db::Current => {
-            let version = migrate::current(conn)?;
-            writeln!(
-                out,
-                "{}",
-                version.as_deref().unwrap_or("none (no migration applied)")
-            )?;
-            Ok(())
-        }
-        Db::Stamp { version } => {
-            let stamped = migrate::stamp(conn, migrations, &version)?;
-            report(
-                out,
-                "Stamped",
-                &stamped,
-                "Nothing to stamp: those are applied already.",
-            )
-        }
-        Db::Check => {
-            let drift = migrate::check(conn, migrations)?;
-            for line in &drift {
-                writeln!(out, "drift: {line}")?;
-            }
-            match drift.len() {
-                0 => Ok(writeln!(
-                    out,
-                    "No drift: the database matches the migrations and schema.rs."
-                )?),
-                count => Err(Error::Drift(count)),
-            }
-        }
-        Db::New { .. } => Ok(()),
+    let conn = &mut for_change(migrate::connect(location))?;
+    let pending = migrate::pending(conn, migrate::embedded(location))? > 0;
+    back_up_unless(no_backup || !pending, conn, location, out)?;
+    let applied = migrate::upgrade(conn, migrate::embedded(location), to)?;
+    let none = match to {
+        Some(to) if pending => format!("Nothing to apply up to {to}: the database is past it."),
+        _ => "Nothing to apply: the database is up to date.".to_owned(),
+    };
+    report(out, "Applied", &applied, &none)
+}
+
+/// `db downgrade [--steps N]`: a backup, then the newest `steps` migrations
+/// reverted, in one transaction.
+fn db_downgrade(
+    location: &Location,
+    steps: usize,
+    no_backup: bool,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let conn = &mut for_change(existing(location))?;
+    let applied = migrate::current(conn)?.is_some();
+    back_up_unless(no_backup || !applied, conn, location, out)?;
+    let reverted = migrate::downgrade(conn, migrate::embedded(location), steps)?;
+    let none = "Nothing to revert: no migration is applied.";
+    report(out, "Reverted", &reverted, none)
+}
+
+/// `db current`: the version the database is at.
+fn db_current(location: &Location, out: &mut impl Write) -> Result<(), Error> {
+    let version = migrate::current(&mut existing(location)?)?;
+    let shown = version.as_deref().unwrap_or("none (no migration applied)");
+    Ok(writeln!(out, "{shown}")?)
+}
+
+/// `db new NAME`: an empty pair of files to fill in by hand.
+fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
+    let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
+    let created = migrate::new_migration(dir, name, &now)?;
+    let next = "write the change, rebuild (the binary embeds its migrations), then `db upgrade`";
+    Ok(writeln!(
+        out,
+        "Created {}/up.sql and down.sql: {next}.",
+        created.display()
+    )?)
+}
+
+/// `db stamp VERSION`: records migrations as applied, running nothing.
+fn db_stamp(location: &Location, version: &str, out: &mut impl Write) -> Result<(), Error> {
+    migrate::check_version(migrate::embedded(location), version)?; // a typo makes no file
+    let stamped = migrate::stamp(
+        &mut for_change(migrate::connect(location))?,
+        migrate::embedded(location),
+        version,
+    )?;
+    let none = "Nothing to stamp: those are applied already.";
+    report(out, "Stamped", &stamped, none)
+}
+
+/// `db check`: the drift between the database and the migrations, one line
+/// each; drift is a failure, so that a script can stop on it.
+fn db_check(location: &Location, out: &mut impl Write) -> Result<(), Error> {
+    let drift = drift::check(&mut existing(location)?, migrate::embedded(location))?;
+    for line in &drift {
+        writeln!(out, "drift: {line}")?;
+    }
+    match drift.len() {
+        0 => Ok(writeln!(
+            out,
+            "No drift: the database matches the migrations and schema.rs."
+        )?),
+        count => Err(Error::Drift(count)),
     }
 }
 
@@ -228,7 +250,7 @@ fn back_up_unless(
     if skip {
         return Ok(());
     }
-    match migrate::backup(conn, location)? {
+    match backup::make(conn, location)? {
         Backup::Made(copy) => writeln!(out, "Backed up {location} to {}", copy.display())?,
         Backup::Skipped(why) => writeln!(out, "Did not back up {location}: {why}.")?,
         Backup::Empty => {}
@@ -252,14 +274,7 @@ fn report(out: &mut impl Write, verb: &str, names: &[String], none: &str) -> Res
 fn serve(location: Location, port: u16, migrate_first: bool) -> Result<(), Error> {
     stepkit::logging::init("step07_postgres");
     if migrate_first {
-        db_command(
-            Db::Upgrade {
-                to: None,
-                no_backup: false,
-            },
-            &location,
-            &mut std::io::stdout().lock(),
-        )?;
+        db_upgrade(&location, None, false, &mut std::io::stdout().lock())?;
     }
     db::check_migrated(&location)?; // before a key is made for a database that cannot serve
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;

@@ -12,8 +12,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::backend::{Conn, Location};
+use crate::backup::{self, Backup};
 use crate::db;
-use crate::migrate::{self, Backup, MIGRATIONS};
+use crate::drift;
+use crate::migrate::{self, MIGRATIONS};
 use crate::schema::user;
 use crate::{Error, password};
 
@@ -74,7 +76,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     describe(out, conn)?;
 
     heading(out, 6, "Back up, then upgrade again")?;
-    if let Backup::Made(copy) = migrate::backup(conn, &location)? {
+    if let Backup::Made(copy) = backup::make(conn, &location)? {
         writeln!(out, "Backed up {location} to {}", copy.display())?;
         let mut backup = migrate::connect(&Location::Sqlite(copy.clone()))?;
         writeln!(
@@ -94,7 +96,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     describe(out, conn)?;
 
     heading(out, 7, "Check for drift")?;
-    let drift = migrate::check(conn, &MIGRATIONS)?;
+    let drift = drift::check(conn, &MIGRATIONS)?;
     writeln!(
         out,
         "db check: {} difference(s) from the migrations and schema.rs.",

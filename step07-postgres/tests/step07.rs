@@ -10,8 +10,10 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_migrations::{EmbeddedMigrations, FileBasedMigrations};
 use step07_postgres::backend::{Conn, Location};
+use step07_postgres::backup::{self, Backup};
 use step07_postgres::db;
-use step07_postgres::migrate::{self, Backup, MIGRATIONS};
+use step07_postgres::drift;
+use step07_postgres::migrate::{self, MIGRATIONS};
 use tempfile::TempDir;
 use testkit::backends::TestDatabase;
 use testkit::{Sandbox, Served};
@@ -206,7 +208,7 @@ fn upgrade_from_empty_makes_the_latest_schema() {
             ["post", "session", "user"]
         );
         assert_eq!(
-            migrate::check(&mut conn, migrations).unwrap(),
+            drift::check(&mut conn, migrations).unwrap(),
             Vec::<String>::new()
         );
     }
@@ -398,7 +400,7 @@ fn a_row_the_new_constraint_refuses_stops_the_rebuild_whole() {
 #[test]
 fn the_backup_holds_the_same_rows() {
     let mut blog = Blog::sqlite_at(LAST);
-    let Backup::Made(copy) = migrate::backup(&mut blog.conn, &blog.location).unwrap() else {
+    let Backup::Made(copy) = backup::make(&mut blog.conn, &blog.location).unwrap() else {
         panic!("no backup");
     };
     assert_eq!(
@@ -413,7 +415,7 @@ fn the_backup_holds_the_same_rows() {
     let mut fresh = migrate::connect(&location).unwrap();
     migrate::upgrade(&mut fresh, &MIGRATIONS, None).unwrap();
     assert_eq!(
-        migrate::backup(&mut fresh, &location).unwrap(),
+        backup::make(&mut fresh, &location).unwrap(),
         Backup::Empty,
         "nothing to back up"
     );
@@ -739,7 +741,7 @@ fn a_row_that_pointed_nowhere_before_does_not_block_an_upgrade_but_check_reports
         .execute(conn)
         .unwrap();
     assert_eq!(migrate::upgrade(conn, &MIGRATIONS, None).unwrap().len(), 2);
-    let drift = migrate::check(conn, &MIGRATIONS).unwrap();
+    let drift = drift::check(conn, &MIGRATIONS).unwrap();
     let orphan =
         "data: 1 row(s) point at rows that do not exist (PRAGMA foreign_key_check lists them)";
     assert_eq!(drift, [orphan]);
@@ -760,7 +762,7 @@ fn check_sees_changed_definitions_triggers_and_views() {
         )
         .unwrap();
     blog.conn = migrate::connect(&blog.location).unwrap(); // sees the edited schema
-    let mut drift = migrate::check(&mut blog.conn, &MIGRATIONS).unwrap();
+    let mut drift = drift::check(&mut blog.conn, &MIGRATIONS).unwrap();
     drift.sort();
     let expected = [
         "definition differs: table post",

@@ -1,0 +1,36 @@
+//! Backups before a migration: a consistent copy of the database beside
+//! it, which never overwrites an older one.
+
+use std::path::{Path, PathBuf};
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use crate::Error;
+use crate::migrate::{current, row_count};
+
+// ANCHOR: backup
+/// Copies the database into `<file>.backup-<version>` next to it (or
+/// `.backup-<version>.2`, and so on, beside an older one), with `VACUUM
+/// INTO`, which writes a consistent copy while the database stays open.
+/// Returns `None` for a database that holds no rows yet.
+pub fn make(conn: &mut SqliteConnection, path: &Path) -> Result<Option<PathBuf>, Error> {
+    if row_count(conn)? == 0 {
+        return Ok(None);
+    }
+    let version = current(conn)?.unwrap_or_else(|| "none".to_owned());
+    let name = |n: u32| match n {
+        1 => format!("{}.backup-{version}", path.display()),
+        n => format!("{}.backup-{version}.{n}", path.display()),
+    };
+    // An older backup may be the only copy of something: never overwrite one.
+    let copy = (1..)
+        .map(|n| PathBuf::from(name(n)))
+        .find(|candidate| !candidate.exists())
+        .unwrap_or_default();
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<Text, _>(copy.to_string_lossy())
+        .execute(conn)?;
+    Ok(Some(copy))
+}
+// ANCHOR_END: backup

@@ -1,0 +1,148 @@
+//! Backups before a migration: a consistent copy of the database beside
+//! it, which never overwrites an older one; on PostgreSQL, a `pg_dump`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use crate::Error;
+use crate::backend::{Conn, Location, UrlParts};
+use crate::migrate::{Name, current, row_count};
+
+// ANCHOR: backup
+/// What [`backup`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backup {
+    /// The copy, in this file.
+    Made(PathBuf),
+    /// Nothing to copy: the database holds no rows yet.
+    Empty,
+    /// No copy was made, for this reason.
+    Skipped(String),
+}
+
+/// Copies the database before a migration changes it. SQLite: into
+/// `<file>.backup-<version>` next to it (or `.backup-<version>.2`, and so
+/// on, beside an older one), with `VACUUM INTO`, which writes a consistent
+/// copy while the database stays open. PostgreSQL: `pg_dump` writes the
+/// same into `instance/<database>.backup-<version>.sql`, if it is installed.
+pub fn make(conn: &mut Conn, location: &Location) -> Result<Backup, Error> {
+    if row_count(conn)? == 0 {
+        return Ok(Backup::Empty);
+    }
+    let version = current(conn)?.unwrap_or_else(|| "none".to_owned());
+    let base = match location {
+        Location::Sqlite(path) => format!("{}.backup-{version}", path.display()),
+        Location::Postgres(_) => {
+            // The name becomes a file name: nothing in it may lead elsewhere.
+            let name =
+                database_name(conn)?.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_");
+            format!("instance/{name}.backup-{version}")
+        }
+    };
+    // An older backup may be the only copy of something: never overwrite one.
+    let extension = if matches!(location, Location::Postgres(_)) {
+        ".sql"
+    } else {
+        ""
+    };
+    let copy = (1..)
+        .map(|n| match n {
+            1 => PathBuf::from(format!("{base}{extension}")),
+            n => PathBuf::from(format!("{base}.{n}{extension}")),
+        })
+        .find(|candidate| !candidate.exists())
+        .unwrap_or_default();
+    match location {
+        Location::Sqlite(_) => {
+            diesel::sql_query("VACUUM INTO ?")
+                .bind::<Text, _>(copy.to_string_lossy())
+                .execute(conn)?;
+            Ok(Backup::Made(copy))
+        }
+        Location::Postgres(url) => pg_dump(url, &copy),
+    }
+}
+// ANCHOR_END: backup
+
+/// Runs `pg_dump` into `copy`; a missing `pg_dump` skips the backup. The
+/// password goes in `PGPASSWORD`, which other users cannot read, not on
+/// the command line, which `ps` shows them.
+fn pg_dump(url: &str, copy: &Path) -> Result<Backup, Error> {
+    let parts = UrlParts::of(url);
+    let options: Vec<&str> = parts.options.map_or(Vec::new(), |o| o.split('&').collect());
+    let (secret, kept): (Vec<&str>, Vec<&str>) = options
+        .iter()
+        .partition(|pair| pair.starts_with("password="));
+    let in_options = secret.first().map(|pair| &pair["password=".len()..]);
+    let password = parts.password.or(in_options).map(percent_decoded);
+    let user = parts
+        .user
+        .map(|user| format!("{user}@"))
+        .unwrap_or_default();
+    let options = match kept.is_empty() {
+        true => String::new(),
+        false => format!("?{}", kept.join("&")),
+    };
+    let url = format!("{}://{user}{}{options}", parts.scheme, parts.server);
+    if let Some(folder) = copy.parent() {
+        std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut command = Command::new("pg_dump");
+    command
+        .args(["--no-password", "--file"])
+        .arg(copy)
+        .arg("--dbname")
+        .arg(url)
+        .stdin(Stdio::null());
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let run = command.output();
+    match run {
+        Ok(done) if done.status.success() => Ok(Backup::Made(copy.to_path_buf())),
+        Ok(done) => {
+            let said = String::from_utf8_lossy(&done.stderr);
+            let first = said.lines().next().unwrap_or("it failed").to_owned();
+            Err(Error::Dump(stepkit::printable(&first)))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Backup::Skipped(
+            "pg_dump is not on the PATH (it comes with PostgreSQL's client tools)".to_owned(),
+        )),
+        Err(err) => Err(Error::Dump(err.to_string())),
+    }
+}
+
+/// `text` with its `%XX` escapes decoded: the password as libpq reads it.
+pub fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// The name of the database `conn` is connected to (PostgreSQL).
+fn database_name(conn: &mut Conn) -> Result<String, Error> {
+    let found: Name = diesel::sql_query("SELECT current_database() AS name").get_result(conn)?;
+    Ok(found.name)
+}
