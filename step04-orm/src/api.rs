@@ -3,12 +3,13 @@
 //! JSON; a 4xx names the field at fault, and a refused request writes
 //! nothing.
 
-use axum::extract::{Path, Query};
+use axum::extract::{FromRequestParts, OriginalUri, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stepkit::quote;
@@ -16,8 +17,8 @@ use stepkit::quote;
 use crate::Error;
 use crate::db::RequestDb;
 use crate::models::{
-    self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, post_problem, problem_with,
-    text_problem, unique,
+    self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, foreign_key, post_problem,
+    problem_with, text_problem, unique,
 };
 
 /// Rows per page when the request does not say, and the most it may ask for.
@@ -63,6 +64,28 @@ impl ListQuery {
         let per_page = whole_number("per_page", self.per_page.as_deref(), PER_PAGE)?;
         let per_page = per_page.min(MAX_PER_PAGE);
         Ok(Page { number, per_page })
+    }
+}
+
+/// The page a list asks for, with the rest of its query, checked before the
+/// handler runs: a bad `page` or `per_page` is a 400 that names it, as JSON
+/// under `/api/` and as a page elsewhere.
+pub struct Paged(pub Page, pub ListQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for Paged {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Paged, Response> {
+        let Query(query) = Query::<ListQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let uri = parts.extensions.get::<OriginalUri>();
+        let api = uri.is_some_and(|uri| uri.path().starts_with("/api/"));
+        match query.page() {
+            Ok(page) => Ok(Paged(page, query)),
+            Err((field, message)) if api => Err(api_error(StatusCode::BAD_REQUEST, field, message)),
+            Err((_, message)) => Err((StatusCode::BAD_REQUEST, message).into_response()),
+        }
     }
 }
 
@@ -147,11 +170,7 @@ async fn create_user(db: RequestDb, Json(input): Json<UserInput>) -> Result<Resp
 // ANCHOR_END: create_user
 
 /// `GET /api/users?page=N&per_page=M&search=TEXT`.
-async fn list_users(db: RequestDb, Query(query): Query<ListQuery>) -> Result<Response, Error> {
-    let page = match query.page() {
-        Ok(page) => page,
-        Err((field, message)) => return Ok(api_error(StatusCode::BAD_REQUEST, field, message)),
-    };
+async fn list_users(db: RequestDb, Paged(page, query): Paged) -> Result<Response, Error> {
     let users = db
         .run(move |conn| models::users_page(conn, query.search.as_deref(), page))
         .await?;
@@ -239,18 +258,16 @@ async fn update_user(
 /// `DELETE /api/users/{id}`: 204, or 409 while the user still has posts
 /// (the foreign key refuses; nothing is deleted), or 404.
 async fn delete_user(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error> {
-    let deleted = db.run(move |conn| models::delete_user(conn, id)).await;
+    let deleted = db
+        .run(move |conn| foreign_key(models::delete_user(conn, id).map_err(Error::from)))
+        .await?;
     Ok(match deleted {
-        Ok(1) => StatusCode::NO_CONTENT.into_response(),
-        Ok(_) => not_found("user", id),
-        Err(Error::Diesel(DieselError::DatabaseError(
-            DatabaseErrorKind::ForeignKeyViolation,
-            _,
-        ))) => {
+        Some(1) => StatusCode::NO_CONTENT.into_response(),
+        Some(_) => not_found("user", id),
+        None => {
             let message = format!("user {id} still has posts; delete them first");
             api_error(StatusCode::CONFLICT, "id", message)
         }
-        Err(err) => return Err(err),
     })
 }
 // ANCHOR_END: delete_user
@@ -278,12 +295,16 @@ async fn create_post(db: RequestDb, Json(input): Json<PostInput>) -> Result<Resp
                 title: input.title.trim(),
                 body: &input.body,
             };
-            let id = models::create_post(conn, &new_post)?;
-            models::find_post(conn, id)
+            let created = foreign_key(models::create_post(conn, &new_post).map_err(Error::from))?;
+            let Some(id) = created else {
+                return Ok(None); // no such author
+            };
+            let post = models::find_post(conn, id)?.ok_or(DieselError::NotFound)?;
+            Ok::<_, Error>(Some(post))
         })
-        .await;
+        .await?;
     Ok(match created {
-        Ok(Some(post)) => {
+        Some(post) => {
             let location = format!("/api/posts/{}", post.post.id);
             (
                 StatusCode::CREATED,
@@ -292,24 +313,15 @@ async fn create_post(db: RequestDb, Json(input): Json<PostInput>) -> Result<Resp
             )
                 .into_response()
         }
-        Ok(None) => return Err(Error::Diesel(DieselError::NotFound)),
-        Err(Error::Diesel(DieselError::DatabaseError(
-            DatabaseErrorKind::ForeignKeyViolation,
-            _,
-        ))) => {
+        None => {
             let message = format!("no user with id {author_id}");
             api_error(StatusCode::UNPROCESSABLE_ENTITY, "author_id", message)
         }
-        Err(err) => return Err(err),
     })
 }
 
 /// `GET /api/posts?page=N&per_page=M`: newest first, with authors.
-async fn list_posts(db: RequestDb, Query(query): Query<ListQuery>) -> Result<Response, Error> {
-    let page = match query.page() {
-        Ok(page) => page,
-        Err((field, message)) => return Ok(api_error(StatusCode::BAD_REQUEST, field, message)),
-    };
+async fn list_posts(db: RequestDb, Paged(page, _query): Paged) -> Result<Response, Error> {
     let (posts, unreadable) = db.run(move |conn| models::posts_page(conn, page)).await?;
     let unreadable = log_unreadable(&unreadable);
     Ok(Json(PostsAnswer { posts, unreadable }).into_response())

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRef, Query, State};
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::Error;
-use crate::api::{self, ListQuery, log_unreadable};
+use crate::api::{self, Paged, log_unreadable};
 use crate::auth::{self, CurrentUser, LoggedIn, render};
 use crate::db::{self, Database, RequestDb};
 use crate::models::{self, PostWithAuthor};
@@ -80,12 +80,8 @@ async fn index(
     State(state): State<AppState>,
     db: RequestDb,
     CurrentUser(user): CurrentUser,
-    Query(query): Query<ListQuery>,
+    Paged(page, _query): Paged,
 ) -> Result<Response, Error> {
-    let page = match query.page() {
-        Ok(page) => page,
-        Err((_, message)) => return Ok((StatusCode::BAD_REQUEST, message).into_response()),
-    };
     let (posts, unreadable) = db.run(move |conn| models::posts_page(conn, page)).await?;
     let unreadable = log_unreadable(&unreadable);
     let posts = posts.map(|post| PostView::from(&post));
@@ -153,12 +149,8 @@ async fn list_users(
     State(state): State<AppState>,
     db: RequestDb,
     LoggedIn(user): LoggedIn,
-    Query(query): Query<ListQuery>,
+    Paged(page, query): Paged,
 ) -> Result<Response, Error> {
-    let page = match query.page() {
-        Ok(page) => page,
-        Err((_, message)) => return Ok((StatusCode::BAD_REQUEST, message).into_response()),
-    };
     let search = query.search.clone();
     let users = db
         .run(move |conn| models::users_page(conn, search.as_deref(), page))

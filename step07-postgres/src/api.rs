@@ -3,13 +3,14 @@
 //! JSON; a 4xx names the field at fault, and a refused request writes
 //! nothing.
 
-use axum::extract::{FromRef, Path, Query};
+use axum::extract::{FromRef, FromRequestParts, OriginalUri, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_extra::extract::cookie::Key;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stepkit::quote;
@@ -18,8 +19,8 @@ use crate::Error;
 use crate::auth::CurrentUser;
 use crate::db::RequestDb;
 use crate::models::{
-    self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, post_problem, problem_with,
-    text_problem, unique,
+    self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, foreign_key, post_problem,
+    problem_with, text_problem, unique,
 };
 
 /// Rows per page when the request does not say, and the most it may ask for.
@@ -71,6 +72,28 @@ impl ListQuery {
     }
 }
 
+/// The page a list asks for, with the rest of its query, checked before the
+/// handler runs: a bad `page` or `per_page` is a 400 that names it, as JSON
+/// under `/api/` and as a page elsewhere.
+pub struct Paged(pub Page, pub ListQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for Paged {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Paged, Response> {
+        let Query(query) = Query::<ListQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let uri = parts.extensions.get::<OriginalUri>();
+        let api = uri.is_some_and(|uri| uri.path().starts_with("/api/"));
+        match query.page() {
+            Ok(page) => Ok(Paged(page, query)),
+            Err((field, message)) if api => Err(api_error(StatusCode::BAD_REQUEST, field, message)),
+            Err((_, message)) => Err((StatusCode::BAD_REQUEST, message).into_response()),
+        }
+    }
+}
+
 fn whole_number(
     name: &'static str,
     text: Option<&str>,
@@ -107,6 +130,16 @@ fn log_in_first() -> Response {
 fn not_yours(what: &str, id: i64) -> Response {
     let message = format!("{what} {id} is not yours to change");
     api_error(StatusCode::FORBIDDEN, "id", message)
+}
+
+/// The one owner check, for users and posts: `None` lets the write go on,
+/// for `owner` logged in; anyone else gets the refusal to answer with.
+fn owner_only(me: Option<&models::User>, what: &str, id: i64, owner: i64) -> Option<Response> {
+    match me {
+        None => Some(log_in_first()),
+        Some(me) if me.id != owner => Some(not_yours(what, id)),
+        Some(_) => None,
+    }
 }
 
 fn not_found(what: &str, id: i64) -> Response {
@@ -162,11 +195,7 @@ async fn create_user(db: RequestDb, Json(input): Json<UserInput>) -> Result<Resp
 }
 
 /// `GET /api/users?page=N&per_page=M&search=TEXT`.
-async fn list_users(db: RequestDb, Query(query): Query<ListQuery>) -> Result<Response, Error> {
-    let page = match query.page() {
-        Ok(page) => page,
-        Err((field, message)) => return Ok(api_error(StatusCode::BAD_REQUEST, field, message)),
-    };
+async fn list_users(db: RequestDb, Paged(page, query): Paged) -> Result<Response, Error> {
     let users = db
         .run(move |conn| models::users_page(conn, query.search.as_deref(), page))
         .await?;
@@ -198,10 +227,8 @@ async fn update_user(
     Path(id): Path<i64>,
     Json(changes): Json<UserChanges>,
 ) -> Result<Response, Error> {
-    match me {
-        None => return Ok(log_in_first()),
-        Some(me) if me.id != id => return Ok(not_yours("user", id)),
-        Some(_) => {}
+    if let Some(refusal) = owner_only(me.as_ref(), "user", id, id) {
+        return Ok(refusal);
     }
     let username = changes
         .username
@@ -263,23 +290,19 @@ async fn delete_user(
     CurrentUser(me): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
-    match me {
-        None => return Ok(log_in_first()),
-        Some(me) if me.id != id => return Ok(not_yours("user", id)),
-        Some(_) => {}
+    if let Some(refusal) = owner_only(me.as_ref(), "user", id, id) {
+        return Ok(refusal);
     }
-    let deleted = db.run(move |conn| models::delete_user(conn, id)).await;
+    let deleted = db
+        .run(move |conn| foreign_key(models::delete_user(conn, id).map_err(Error::from)))
+        .await?;
     Ok(match deleted {
-        Ok(1) => StatusCode::NO_CONTENT.into_response(),
-        Ok(_) => not_found("user", id),
-        Err(Error::Diesel(DieselError::DatabaseError(
-            DatabaseErrorKind::ForeignKeyViolation,
-            _,
-        ))) => {
+        Some(1) => StatusCode::NO_CONTENT.into_response(),
+        Some(_) => not_found("user", id),
+        None => {
             let message = format!("user {id} still has posts; delete them first");
             api_error(StatusCode::CONFLICT, "id", message)
         }
-        Err(err) => return Err(err),
     })
 }
 
@@ -318,12 +341,16 @@ async fn create_post(
                 title: input.title.trim(),
                 body: &input.body,
             };
-            let id = models::create_post(conn, &new_post)?;
-            models::find_post(conn, id)
+            let created = foreign_key(models::create_post(conn, &new_post).map_err(Error::from))?;
+            let Some(id) = created else {
+                return Ok(None); // no such author
+            };
+            let post = models::find_post(conn, id)?.ok_or(DieselError::NotFound)?;
+            Ok::<_, Error>(Some(post))
         })
-        .await;
+        .await?;
     Ok(match created {
-        Ok(Some(post)) => {
+        Some(post) => {
             let location = format!("/api/posts/{}", post.post.id);
             (
                 StatusCode::CREATED,
@@ -332,25 +359,16 @@ async fn create_post(
             )
                 .into_response()
         }
-        Ok(None) => return Err(Error::Diesel(DieselError::NotFound)),
-        Err(Error::Diesel(DieselError::DatabaseError(
-            DatabaseErrorKind::ForeignKeyViolation,
-            _,
-        ))) => {
+        None => {
             let message = format!("no user with id {author_id}");
             api_error(StatusCode::UNPROCESSABLE_ENTITY, "author_id", message)
         }
-        Err(err) => return Err(err),
     })
 }
 
 /// `GET /api/posts?page=N&per_page=M`: newest first, with authors; with
 /// `&author=USERNAME`, only that user's posts.
-async fn list_posts(db: RequestDb, Query(query): Query<ListQuery>) -> Result<Response, Error> {
-    let page = match query.page() {
-        Ok(page) => page,
-        Err((field, message)) => return Ok(api_error(StatusCode::BAD_REQUEST, field, message)),
-    };
+async fn list_posts(db: RequestDb, Paged(page, query): Paged) -> Result<Response, Error> {
     if let Some(author) = query.author.filter(|name| !name.is_empty()) {
         let posts = db
             .run(move |conn| models::posts_by_username(conn, &author, page).map(|p| (p, author)))
@@ -382,12 +400,8 @@ async fn list_posts(db: RequestDb, Query(query): Query<ListQuery>) -> Result<Res
 async fn posts_of_user(
     db: RequestDb,
     Path(id): Path<i64>,
-    Query(query): Query<ListQuery>,
+    Paged(page, _query): Paged,
 ) -> Result<Response, Error> {
-    let page = match query.page() {
-        Ok(page) => page,
-        Err((field, message)) => return Ok(api_error(StatusCode::BAD_REQUEST, field, message)),
-    };
     let posts = db
         .run(move |conn| match models::find_user(conn, id)? {
             Some(author) => models::posts_of(conn, &author, page).map(Some),
@@ -484,13 +498,12 @@ async fn refuse_unless_author(
     me: Option<models::User>,
     id: i64,
 ) -> Result<Option<Response>, Error> {
-    let Some(me) = me else {
-        return Ok(Some(log_in_first()));
-    };
+    if me.is_none() {
+        return Ok(Some(log_in_first())); // before saying whether the post exists
+    }
     let post = db.run(move |conn| models::find_post(conn, id)).await?;
     Ok(match post {
         None => Some(not_found("post", id)),
-        Some(post) if post.post.author_id != me.id => Some(not_yours("post", id)),
-        Some(_) => None,
+        Some(post) => owner_only(me.as_ref(), "post", id, post.post.author_id),
     })
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use minijinja::{Environment, context};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::api::{ListQuery, log_unreadable};
+use crate::api::{Paged, log_unreadable};
 use crate::auth::{CurrentUser, LoggedIn, render};
 use crate::db::RequestDb;
 use crate::models::{self, NewPost, PostChanges, PostWithAuthor, User, post_problem};
@@ -40,12 +40,8 @@ async fn index(
     State(templates): State<Arc<Environment<'static>>>,
     db: RequestDb,
     CurrentUser(user): CurrentUser,
-    Query(query): Query<ListQuery>,
+    Paged(page, _query): Paged,
 ) -> Result<Response, Error> {
-    let page = match query.page() {
-        Ok(page) => page,
-        Err((_, message)) => return Ok((StatusCode::BAD_REQUEST, message).into_response()),
-    };
     let (posts, unreadable) = db.run(move |conn| models::posts_page(conn, page)).await?;
     let unreadable = log_unreadable(&unreadable);
     let posts = posts.map(|post| PostView::from(&post));

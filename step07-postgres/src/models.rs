@@ -466,6 +466,18 @@ pub fn unique<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
     }
 }
 
+/// `Ok(None)` for a write that a FOREIGN KEY rule refused (a post for a user
+/// who does not exist, a user who still has posts); any other error stays one.
+pub fn foreign_key<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Err(Error::Diesel(DieselError::DatabaseError(
+            DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        ))) => Ok(None),
+        other => other.map(Some),
+    }
+}
+
 /// What is wrong with a piece of text a client sent, if anything. A body
 /// that is not UTF-8 arrives with U+FFFD in place of the bad bytes.
 pub fn text_problem(field: &str, value: &str, max_chars: usize, lines: bool) -> Option<String> {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRef, Query, State};
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::middleware::{self};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
 
 use crate::Error;
-use crate::api::{self, ListQuery};
+use crate::api::{self, Paged};
 use crate::auth::{self, CurrentUser, LoggedIn, render};
 use crate::db::{self, Database, RequestDb};
 use crate::{blog, models};
@@ -104,12 +104,8 @@ async fn list_users(
     State(state): State<AppState>,
     db: RequestDb,
     LoggedIn(user): LoggedIn,
-    Query(query): Query<ListQuery>,
+    Paged(page, query): Paged,
 ) -> Result<Response, Error> {
-    let page = match query.page() {
-        Ok(page) => page,
-        Err((_, message)) => return Ok((StatusCode::BAD_REQUEST, message).into_response()),
-    };
     let search = query.search.clone();
     let users = db
         .run(move |conn| models::users_page(conn, search.as_deref(), page))
