@@ -54,7 +54,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            // A path or a value in the message may hold an escape sequence.
+            eprintln!(
+                "error: {}",
+                step01_raw_sqlite::error::printable(&err.to_string())
+            );
             ExitCode::FAILURE
         }
     }

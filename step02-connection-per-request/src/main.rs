@@ -53,7 +53,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            // A path or a value in the message may hold an escape sequence.
+            eprintln!("error: {}", stepkit::printable(&err.to_string()));
             ExitCode::FAILURE
         }
     }

@@ -310,6 +310,17 @@ fn serve_refuses_a_database_without_tables() {
 }
 
 #[test]
+fn an_escape_sequence_in_a_path_is_printed_escaped() {
+    let sandbox = sandbox();
+    sandbox.write("\u{1b}[31mred", "a file in the way of a folder");
+    let run = sandbox.run(&["--database", "\u{1b}[31mred/blog.sqlite", "init-db"]);
+    assert!(!run.success);
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(run.stderr.contains("\\u{1b}[31mred"), "{:?}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{:?}", run.stderr);
+}
+
+#[test]
 fn help_lists_the_commands() {
     let sandbox = sandbox();
     let run = sandbox.run(&["--help"]);

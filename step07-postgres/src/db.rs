@@ -23,7 +23,6 @@ use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection
 use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use futures_util::FutureExt;
-use stepkit::quote;
 
 use crate::backend::{Conn, Location, check_postgres_url};
 use crate::{Error, drift, migrate};
@@ -42,8 +41,8 @@ pub const DEFAULT_DATABASE: &str = "instance/step07.sqlite";
 /// `sqlite:///tmp/app.sqlite` is absolute (SQLAlchemy reads `sqlite:///` as
 /// relative: mind the difference). Anything this step could not honour
 /// exactly is refused: other schemes (`mysql://`, `file:`), options such
-/// as `?mode=ro` on a SQLite URL, and in-memory databases, which vanish with
-/// the command.
+/// as `?mode=ro` on a SQLite URL, SQLite's own `file:` names, and in-memory
+/// databases, which vanish with the command.
 pub fn location(setting: Option<&str>) -> Result<Location, Error> {
     let Some(value) = setting else {
         return Ok(Location::Sqlite(PathBuf::from(DEFAULT_DATABASE)));
@@ -54,40 +53,25 @@ pub fn location(setting: Option<&str>) -> Result<Location, Error> {
     if stepkit::setting::url_scheme(value).is_none() && value.contains('=') && key_value {
         return refuse("looks like libpq's key=value form; give a postgres:// URL".to_owned());
     }
-    let path = match stepkit::setting::url_scheme(value) {
-        None => value,
-        Some(scheme) if scheme.eq_ignore_ascii_case("sqlite") => {
-            let rest = &value[scheme.len() + 1..];
-            if rest.contains('?') {
-                let why =
-                    "carries options (?...), which this step does not honour; give a plain path";
-                return refuse(format!("{} {why}", quote(value)));
-            }
-            rest.strip_prefix("//").unwrap_or(rest)
-        }
+    match stepkit::setting::url_scheme(value) {
         Some(scheme) if ["postgres", "postgresql"].contains(&&*scheme.to_ascii_lowercase()) => {
             // libpq knows the scheme in lower case only.
             let url = scheme.to_ascii_lowercase() + &value[scheme.len()..];
-            return match check_postgres_url(&url) {
+            match check_postgres_url(&url) {
                 None => Ok(Location::Postgres(url)),
                 Some(why) => refuse(why.to_owned()),
-            };
+            }
         }
         // The value may hold a password, so only its scheme is repeated.
-        Some(scheme) => {
-            return refuse(format!(
-                "is a `{scheme}:` URL, but this step needs a SQLite file (a path or a sqlite: URL) or a postgres:// URL"
-            ));
-        }
-    };
-    if path.trim().is_empty() {
-        return refuse(format!("{} names no file", quote(value)));
+        Some(scheme) if !scheme.eq_ignore_ascii_case("sqlite") => refuse(format!(
+            "is a `{scheme}:` URL, but this step needs a SQLite file (a path or a sqlite: URL) or a postgres:// URL"
+        )),
+        // A path or a sqlite: URL: the kit's rules, as in steps 2 to 6.
+        _ => Ok(Location::Sqlite(stepkit::setting::sqlite_path(
+            Some(value),
+            DEFAULT_DATABASE,
+        )?)),
     }
-    if path.contains(":memory:") {
-        let why = "is an in-memory database, which would be gone when the command ends";
-        return refuse(format!("{} {why}", quote(value)));
-    }
-    Ok(Location::Sqlite(PathBuf::from(path)))
 }
 
 /// Fails with a hint unless the database exists, has had every migration

@@ -57,6 +57,35 @@ fn a_postgres_url_libpq_would_misread_is_refused() {
     );
 }
 
+/// A SQLite setting follows the kit's rules, as in steps 2 to 6: SQLite's
+/// own `file:` names and in-memory databases are refused, and nothing is
+/// made.
+#[test]
+fn a_sqlite_setting_follows_the_kits_rules() {
+    let setting = "the database setting (from --database or DATABASE_URL)";
+    for (value, why) in [
+        (
+            "sqlite:file:%3Amemory%3A",
+            "\"sqlite:file:%3Amemory%3A\" is a SQLite file: URI, which this step does not read; give a plain path",
+        ),
+        (
+            "sqlite::memory:",
+            "\"sqlite::memory:\" is an in-memory database, which would be gone when the command ends",
+        ),
+    ] {
+        let err = db::location(Some(value)).unwrap_err();
+        assert_eq!(err.to_string(), format!("{setting} {why}"), "{value}");
+        let sandbox = sandbox();
+        let run = sandbox.run(&["--database", value, "db", "upgrade"]);
+        assert!(!run.success, "{value}");
+        assert_eq!(run.stderr, format!("error: {setting} {why}\n"));
+        assert!(
+            std::fs::read_dir(sandbox.path()).unwrap().next().is_none(),
+            "{value} made a file"
+        );
+    }
+}
+
 /// A `postgres://` URL is taken as it is, and shown without its password
 /// or options; a server that does not answer is one line of error.
 #[test]

@@ -38,6 +38,7 @@ pub async fn serve(app: Router, port: u16, what: impl Display) -> Result<(), Err
         .await
         .map_err(|source| Error::Bind { port, source })?;
     let url = format!("http://{}/", listener.local_addr()?);
+    let what = crate::printable(&what.to_string()); // a path may hold an escape sequence
     println!("Serving {what} on {url} (Ctrl-C stops)");
     let graceful = GracefulShutdown::new();
     loop {

@@ -17,9 +17,10 @@ use crate::Error;
 pub const SESSION_COOKIE: &str = "session";
 /// The key's length in bytes; `SECRET_KEY` holds twice as many hex digits.
 const KEY_BYTES: usize = 64;
-/// A random 64-byte key holds about 57 different byte values; fewer than
-/// this many means a key typed by hand, not generated.
-const MIN_DISTINCT_BYTES: usize = 16;
+/// A random 64-byte key holds about 57 different byte values, and fewer
+/// than 40 about never; fewer than this many means a key typed by hand or
+/// repeated, not generated.
+const MIN_DISTINCT_BYTES: usize = 40;
 
 // ANCHOR: secret_key
 /// The secret key: from `SECRET_KEY` (128 hex digits, 64 bytes) if set;
@@ -125,11 +126,12 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// True when the browser says so (`Sec-Fetch-Site: cross-site`), or when
-/// the `Origin` it sends is not this server's `Host`.
+/// True when the browser says so (`Sec-Fetch-Site: cross-site`, or
+/// `same-site`: a sibling subdomain is another site's code too), or when the
+/// `Origin` it sends is not this server's `Host`.
 fn is_cross_site(headers: &HeaderMap) -> bool {
     let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    if text("sec-fetch-site") == Some("cross-site") {
+    if matches!(text("sec-fetch-site"), Some("cross-site" | "same-site")) {
         return true;
     }
     match text("origin") {
