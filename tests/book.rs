@@ -291,3 +291,50 @@ fn every_listing_names_the_file_it_comes_from() {
         }
     }
 }
+
+/// Every `compile_fail` doc test in the steps names the error it expects
+/// (`compile_fail,E0425`), and is followed by a passing twin: the same code
+/// spelled right, which must build. Stable rustdoc does not check the code
+/// itself, so the twin is what shows that the example fails for the reason
+/// it names and no other.
+#[test]
+fn every_compile_fail_names_its_error_and_has_a_passing_twin() {
+    let mut found = 0;
+    for entry in fs::read_dir(workspace_root()).expect("the workspace") {
+        let src = entry.expect("an entry").path().join("src");
+        let Ok(files) = fs::read_dir(&src) else {
+            continue;
+        };
+        for file in files {
+            let path = file.expect("a file").path();
+            if path.extension().is_none_or(|ext| ext != "rs") {
+                continue;
+            }
+            let text = read(&path);
+            let lines: Vec<&str> = text.lines().map(str::trim).collect();
+            for (at, line) in lines.iter().enumerate() {
+                let Some(flags) = line.strip_prefix("/// ```compile_fail") else {
+                    continue;
+                };
+                found += 1;
+                let where_ = format!("{}:{}", path.display(), at + 1);
+                let code = flags.strip_prefix(",E").unwrap_or_default();
+                assert!(
+                    code.len() == 4 && code.chars().all(|c| c.is_ascii_digit()),
+                    "{where_}: a compile_fail must name its error code, as compile_fail,E0425"
+                );
+                let fences: Vec<usize> = (at + 1..lines.len())
+                    .filter(|&n| lines[n].starts_with("/// ```"))
+                    .take(2)
+                    .collect();
+                let twin = fences.get(1).map(|&n| lines[n]);
+                assert_eq!(
+                    twin,
+                    Some("/// ```"),
+                    "{where_}: a compile_fail needs a passing twin right after it"
+                );
+            }
+        }
+    }
+    assert!(found > 0, "no compile_fail doc test found");
+}

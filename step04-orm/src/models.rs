@@ -176,12 +176,24 @@ pub fn find_user(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Use
 /// diesel checks column names when the program compiles; a typo does not
 /// build (this example must fail to compile, and `cargo test` checks it):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0425
 /// use diesel::prelude::*;
 /// use step04_orm::schema::user;
 ///
 /// fn misspelled(conn: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
 ///     user::table.filter(user::usrname.eq("ann")).select(user::id).load(conn)
+/// }
+/// ```
+///
+/// The same query spelled right builds, so the typo is all that fails above
+/// (stable rustdoc does not check the error code itself):
+///
+/// ```
+/// use diesel::prelude::*;
+/// use step04_orm::schema::user;
+///
+/// fn spelled_right(conn: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
+///     user::table.filter(user::username.eq("ann")).select(user::id).load(conn)
 /// }
 /// ```
 pub fn user_by_username(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option<User>> {
