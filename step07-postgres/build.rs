@@ -1,5 +1,6 @@
-//! `embed_migrations!` reads `migrations/` when the crate compiles, but
-//! cargo does not know it did: this tells cargo to rebuild when it changes.
+//! `embed_migrations!` embeds each migration's files with `include_str!`,
+//! so cargo sees an edit; it cannot see a migration added or removed: this
+//! tells cargo to rebuild when either folder changes.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-changed=migrations-postgres");
