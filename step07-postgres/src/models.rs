@@ -224,9 +224,11 @@ pub fn users_page(
         let mut query = user::table.into_boxed();
         if let Some(text) = search {
             // SQLite's LIKE ignores the case of A to Z, PostgreSQL's no
-            // case: lowering both sides gives one answer on both for A to Z
-            // (PostgreSQL's lower() also lowers É, SQLite's does not).
-            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+            // case: lowering both sides gives one answer on both. Both
+            // lower() functions change A to Z only (PostgreSQL's under the C
+            // locale, as `initdb --no-locale` makes it), so the pattern is
+            // lowered the same way, or `?search=Émile` would miss "Émile".
+            let pattern = format!("%{}%", escape_like(&text.to_ascii_lowercase()));
             query = query.filter(lower(user::username).like(pattern).escape('\\'));
         }
         query

@@ -164,3 +164,44 @@ async fn a_request_behind_a_lock_is_answered_not_left_waiting() {
         assert_eq!(status, StatusCode::OK);
     }
 }
+
+/// The users search beyond A to Z: the pattern is lowered as both
+/// databases' `lower()` lowers, A to Z only, so a name with É is found by
+/// its own spelling in any case of A to Z; and PostgreSQL's `lower()`
+/// follows the server's locale, as the chapter says.
+#[tokio::test]
+async fn the_search_finds_a_name_beyond_a_to_z_on_both_databases() {
+    use diesel::prelude::*;
+    for database in TestDatabase::each() {
+        let location = db::location(Some(&database.setting())).unwrap();
+        let mut conn = migrate::connect(&location).unwrap();
+        migrate::upgrade(&mut conn, migrate::embedded(&location), None).unwrap();
+        step07_postgres::models::create_user(&mut conn, "Émile", "pw").unwrap();
+        let app = create_app(Config::testing(location.clone())).unwrap();
+        for search in ["%C3%89mile", "%C3%89MILE", "mile"] {
+            let (status, json) = send(&app, get(&format!("/api/users?search={search}"))).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                json.contains("Émile"),
+                "{}: {search}: {json}",
+                database.backend()
+            );
+        }
+        if database.is_postgres() {
+            #[derive(QueryableByName)]
+            struct Lowered {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                ctype: String,
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                lowered: String,
+            }
+            let sql = "SELECT current_setting('lc_ctype') AS ctype, lower('ÉMILE') AS lowered";
+            let found: Lowered = diesel::sql_query(sql).get_result(&mut conn).unwrap();
+            let expected = match found.ctype.as_str() {
+                "C" | "POSIX" => "Émile",
+                _ => "émile",
+            };
+            assert_eq!(found.lowered, expected, "lc_ctype {}", found.ctype);
+        }
+    }
+}
