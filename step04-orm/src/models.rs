@@ -224,14 +224,17 @@ pub fn users_page(
         }
         query
     };
-    let total = matching().count().get_result(conn)?;
-    let users = matching()
-        .select(User::as_select())
-        .order(user::id)
-        .limit(page.per_page)
-        .offset(page.offset())
-        .load(conn)?;
-    Ok(page.of(users, total))
+    // One read transaction: the page never disagrees with its own total.
+    conn.transaction(|conn| {
+        let total = matching().count().get_result(conn)?;
+        let users = matching()
+            .select(User::as_select())
+            .order(user::id)
+            .limit(page.per_page)
+            .offset(page.offset())
+            .load(conn)?;
+        Ok(page.of(users, total))
+    })
 }
 // ANCHOR_END: queries
 
@@ -299,22 +302,25 @@ pub fn posts_page(
     conn: &mut SqliteConnection,
     page: Page,
 ) -> QueryResult<(Paginated<PostWithAuthor>, Vec<diesel::result::Error>)> {
-    let total = post::table.count().get_result(conn)?;
-    let rows = post::table
-        .inner_join(user::table)
-        .select((Post::as_select(), user::username))
-        .order((post::created.desc(), post::id.desc()))
-        .limit(page.per_page)
-        .offset(page.offset())
-        .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
-    let (mut posts, mut unreadable) = (Vec::new(), Vec::new());
-    for row in rows {
-        match row {
-            Ok((post, author)) => posts.push(PostWithAuthor { post, author }),
-            Err(err) => unreadable.push(err),
+    // One read transaction: the page never disagrees with its own total.
+    conn.transaction(|conn| {
+        let total = post::table.count().get_result(conn)?;
+        let rows = post::table
+            .inner_join(user::table)
+            .select((Post::as_select(), user::username))
+            .order((post::created.desc(), post::id.desc()))
+            .limit(page.per_page)
+            .offset(page.offset())
+            .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
+        let (mut posts, mut unreadable) = (Vec::new(), Vec::new());
+        for row in rows {
+            match row {
+                Ok((post, author)) => posts.push(PostWithAuthor { post, author }),
+                Err(err) => unreadable.push(err),
+            }
         }
-    }
-    Ok((page.of(posts, total), unreadable))
+        Ok((page.of(posts, total), unreadable))
+    })
 }
 // ANCHOR_END: posts_page
 

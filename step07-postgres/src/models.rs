@@ -233,14 +233,17 @@ pub fn users_page(
         }
         query
     };
-    let total = matching().count().get_result(conn)?;
-    let users = matching()
-        .select(User::as_select())
-        .order(user::id)
-        .limit(page.per_page)
-        .offset(page.offset())
-        .load(conn)?;
-    Ok(page.of(users, total))
+    // One read transaction: the page never disagrees with its own total.
+    conn.transaction(|conn| {
+        let total = matching().count().get_result(conn)?;
+        let users = matching()
+            .select(User::as_select())
+            .order(user::id)
+            .limit(page.per_page)
+            .offset(page.offset())
+            .load(conn)?;
+        Ok(page.of(users, total))
+    })
 }
 
 diesel::define_sql_function! {
@@ -318,22 +321,25 @@ pub fn posts_page(
     conn: &mut Conn,
     page: Page,
 ) -> QueryResult<(Paginated<PostWithAuthor>, Vec<diesel::result::Error>)> {
-    let total = post::table.count().get_result(conn)?;
-    let rows = post::table
-        .inner_join(user::table)
-        .select((Post::as_select(), user::username))
-        .order((post::created.desc(), post::id.desc()))
-        .limit(page.per_page)
-        .offset(page.offset())
-        .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
-    let (mut posts, mut unreadable) = (Vec::new(), Vec::new());
-    for row in rows {
-        match row {
-            Ok((post, author)) => posts.push(PostWithAuthor { post, author }),
-            Err(err) => unreadable.push(err),
+    // One read transaction: the page never disagrees with its own total.
+    conn.transaction(|conn| {
+        let total = post::table.count().get_result(conn)?;
+        let rows = post::table
+            .inner_join(user::table)
+            .select((Post::as_select(), user::username))
+            .order((post::created.desc(), post::id.desc()))
+            .limit(page.per_page)
+            .offset(page.offset())
+            .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
+        let (mut posts, mut unreadable) = (Vec::new(), Vec::new());
+        for row in rows {
+            match row {
+                Ok((post, author)) => posts.push(PostWithAuthor { post, author }),
+                Err(err) => unreadable.push(err),
+            }
         }
-    }
-    Ok((page.of(posts, total), unreadable))
+        Ok((page.of(posts, total), unreadable))
+    })
 }
 
 /// One post with its author, if it exists.
@@ -394,14 +400,17 @@ pub fn check(conn: &mut Conn) -> QueryResult<()> {
 
 /// `user.posts`: the posts of `author`, newest first, a page of them.
 pub fn posts_of(conn: &mut Conn, author: &User, page: Page) -> QueryResult<Paginated<Post>> {
-    let total = Post::belonging_to(author).count().get_result(conn)?;
-    let posts = Post::belonging_to(author)
-        .select(Post::as_select())
-        .order((post::created.desc(), post::id.desc()))
-        .limit(page.per_page)
-        .offset(page.offset())
-        .load(conn)?;
-    Ok(page.of(posts, total))
+    // One read transaction: the page never disagrees with its own total.
+    conn.transaction(|conn| {
+        let total = Post::belonging_to(author).count().get_result(conn)?;
+        let posts = Post::belonging_to(author)
+            .select(Post::as_select())
+            .order((post::created.desc(), post::id.desc()))
+            .limit(page.per_page)
+            .offset(page.offset())
+            .load(conn)?;
+        Ok(page.of(posts, total))
+    })
 }
 
 /// A page of users, each with all their posts, in two queries however many
