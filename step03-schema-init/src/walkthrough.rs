@@ -69,7 +69,7 @@ fn init(out: &mut impl Write, path: &Path) -> Result<(), Error> {
     db::init_db_command(path, out)?;
     writeln!(
         out,
-        "schema.sql drops `post` and `user` if they exist, then creates both."
+        "schema.sql drops `session`, `post` and `user` if they exist, then creates all three."
     )?;
     Ok(())
 }

@@ -130,7 +130,7 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
     match command {
         Db::Upgrade { to, no_backup } => db_upgrade(path, to.as_deref(), no_backup, out),
         Db::Downgrade { steps, no_backup } => db_downgrade(path, steps.into(), no_backup, out),
-        Db::History => migrate::history(&mut existing(path)?, &MIGRATIONS, out),
+        Db::History => db_history(path, out),
         Db::Current => db_current(path, out),
         Db::New { name, dir } => db_new(&name, &dir, out),
         Db::Stamp { version } => db_stamp(path, &version, out),
@@ -185,6 +185,11 @@ fn db_downgrade(
     let reverted = migrate::downgrade(conn, &MIGRATIONS, steps)?;
     let none = "Nothing to revert: no migration is applied.";
     report(out, "Reverted", &reverted, none)
+}
+
+/// `db history`: every migration, applied or pending.
+fn db_history(path: &Path, out: &mut impl Write) -> Result<(), Error> {
+    migrate::history(&mut existing(path)?, &MIGRATIONS, out)
 }
 
 /// `db current`: the version the database is at.

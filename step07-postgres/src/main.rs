@@ -129,7 +129,7 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
     match command {
         Db::Upgrade { to, no_backup } => db_upgrade(location, to.as_deref(), no_backup, out),
         Db::Downgrade { steps, no_backup } => db_downgrade(location, steps.into(), no_backup, out),
-        Db::History => migrate::history(&mut existing(location)?, migrate::embedded(location), out),
+        Db::History => db_history(location, out),
         Db::Current => db_current(location, out),
         Db::New { name, dir } => db_new(&name, &dir, out),
         Db::Stamp { version } => db_stamp(location, &version, out),
@@ -192,6 +192,11 @@ fn db_downgrade(
     let reverted = migrate::downgrade(conn, migrate::embedded(location), steps)?;
     let none = "Nothing to revert: no migration is applied.";
     report(out, "Reverted", &reverted, none)
+}
+
+/// `db history`: every migration, applied or pending.
+fn db_history(location: &Location, out: &mut impl Write) -> Result<(), Error> {
+    migrate::history(&mut existing(location)?, migrate::embedded(location), out)
 }
 
 /// `db current`: the version the database is at.
