@@ -10,12 +10,13 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, context};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 
@@ -27,12 +28,24 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of a 4xx answer's own text its readable body repeats.
 const DETAIL_CHARS: usize = 200;
+/// Headers every answer carries, error pages included: the browser must not
+/// guess a type other than the one sent, tell other sites which page a
+/// visitor came from, run scripts or load anything from elsewhere, or show
+/// the page in another site's frame (the pages keep their inline styles).
+const SAFETY_HEADERS: [(HeaderName, &str); 3] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    ),
+];
 
 // ANCHOR: layers
-/// Wraps `routes` in the layers every request passes through. The last one
-/// added is outermost: it numbers the request, and words whatever answer
-/// comes back, a panic's 500 included. Pages are worded with the step's
-/// `error.html`, which gets `status` and `detail`.
+/// Wraps `routes` in the layers every request passes through. The last ones
+/// added are outermost: they number the request, word whatever answer comes
+/// back, a panic's 500 included, and add the safety headers. Pages are
+/// worded with the step's `error.html`, which gets `status` and `detail`.
 pub fn layers<S>(routes: Router<S>, templates: Arc<Environment<'static>>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -41,14 +54,19 @@ where
         templates,
         requests: Arc::default(),
     };
-    routes
+    let mut app = routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn_with_state(pages, readable_errors))
+        .layer(middleware::from_fn_with_state(pages, readable_errors));
+    for (name, value) in SAFETY_HEADERS {
+        let value = HeaderValue::from_static(value);
+        app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    app
 }
 // ANCHOR_END: layers
 

@@ -137,6 +137,36 @@ async fn a_panic_is_a_numbered_500_that_tells_nothing_internal() {
 }
 
 #[tokio::test]
+async fn every_answer_carries_the_safety_headers() {
+    let app = app();
+    for uri in ["/", "/nowhere", "/panics", "/api/nowhere"] {
+        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let response = tower::ServiceExt::oneshot(app.clone(), request)
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{uri}"
+        );
+        assert_eq!(
+            header("referrer-policy").as_deref(),
+            Some("same-origin"),
+            "{uri}"
+        );
+        let policy = header("content-security-policy").unwrap_or_default();
+        assert!(policy.contains("frame-ancestors 'none'"), "{uri}: {policy}");
+        assert!(policy.contains("default-src 'self'"), "{uri}: {policy}");
+    }
+}
+
+#[tokio::test]
 async fn a_body_over_the_limit_is_a_413() {
     let app = app();
     let fits = "x".repeat(BODY_LIMIT);
