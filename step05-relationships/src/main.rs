@@ -46,21 +46,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        // `| head -1`: the reader has gone, which is no failure of ours.
-        Err(Error::Output(err) | Error::Kit(stepkit::Error::Output(err)))
-            if err.kind() == std::io::ErrorKind::BrokenPipe =>
-        {
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            // A path or a value in the message may hold an escape sequence.
-            eprintln!("error: {}", stepkit::printable(&err.to_string()));
-            ExitCode::FAILURE
-        }
-    }
+    stepkit::exit(run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> Result<(), Error> {

@@ -25,3 +25,23 @@ pub fn printable(text: &str) -> String {
         })
         .collect()
 }
+
+/// The exit status of a command, and its one line on stderr: success, or
+/// `error: ...` with the message escaped (a path may hold an escape
+/// sequence) and failure. Output into a closed pipe (`| head -1`) counts as
+/// success: the reader has gone, which is no failure of the program's.
+pub fn exit<E: std::error::Error + 'static>(result: Result<(), E>) -> std::process::ExitCode {
+    let Err(err) = result else {
+        return std::process::ExitCode::SUCCESS;
+    };
+    let mut cause: Option<&dyn std::error::Error> = Some(&err);
+    while let Some(error) = cause {
+        let io = error.downcast_ref::<std::io::Error>();
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            return std::process::ExitCode::SUCCESS;
+        }
+        cause = error.source();
+    }
+    eprintln!("error: {}", printable(&err.to_string()));
+    std::process::ExitCode::FAILURE
+}
