@@ -13,7 +13,7 @@ use minijinja::{Environment, context};
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::SqlitePool;
-use stepkit::quote;
+use stepkit::{quote, render};
 
 use crate::Error;
 use crate::db::{self, Database, RequestDb};
@@ -29,12 +29,6 @@ pub const MAX_NAME_CHARS: usize = 100;
 pub struct AppState {
     pub templates: Arc<Environment<'static>>,
     pub pool: SqlitePool,
-}
-
-impl AppState {
-    fn render(&self, name: &str, values: minijinja::Value) -> Result<Html<String>, Error> {
-        Ok(Html(self.templates.get_template(name)?.render(values)?))
-    }
 }
 
 /// The templates, compiled into the binary. A name ending in `.html` turns
@@ -85,7 +79,11 @@ async fn check_database(State(state): State<AppState>, db: RequestDb) -> Result<
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
     };
-    Ok((status, state.render("status.html", context! { works })?).into_response())
+    Ok((
+        status,
+        render(&state.templates, "status.html", context! { works })?,
+    )
+        .into_response())
 }
 // ANCHOR_END: check
 
@@ -94,13 +92,21 @@ async fn check_database(State(state): State<AppState>, db: RequestDb) -> Result<
 async fn list_users(State(state): State<AppState>, db: RequestDb) -> Result<Html<String>, Error> {
     let total = db.run(db::count_users).await?;
     let users = db.run(|conn| db::first_users(conn, PAGE_SIZE)).await?;
-    state.render("users.html", context! { total, users })
+    Ok(render(
+        &state.templates,
+        "users.html",
+        context! { total, users },
+    )?)
 }
 // ANCHOR_END: list_users
 
 /// `GET /users/new`: the empty form. It needs no database, and opens none.
 async fn new_user_form(State(state): State<AppState>) -> Result<Html<String>, Error> {
-    state.render("new_user.html", context! { name => "", email => "" })
+    Ok(render(
+        &state.templates,
+        "new_user.html",
+        context! { name => "", email => "" },
+    )?)
 }
 
 /// The form's fields; a missing one arrives as empty and is reported.
@@ -155,7 +161,7 @@ fn form_again(
     form: &NewUser,
 ) -> Result<Response, Error> {
     let values = context! { message, name => &form.name, email => &form.email };
-    Ok((status, state.render("new_user.html", values)?).into_response())
+    Ok((status, render(&state.templates, "new_user.html", values)?).into_response())
 }
 
 /// What is wrong with a submitted name and email, if anything. A form body

@@ -15,6 +15,7 @@ use axum::{Form, Router};
 use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use minijinja::{Environment, context};
 use serde::Deserialize;
+use stepkit::render;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie, session_cookie};
 
 use crate::db::{self, RequestDb, User};
@@ -22,15 +23,6 @@ use crate::{Error, password, session};
 
 /// Longest username accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
-
-/// Renders a template for a page.
-pub fn render(
-    templates: &Environment<'_>,
-    name: &str,
-    values: minijinja::Value,
-) -> Result<Html<String>, Error> {
-    Ok(Html(templates.get_template(name)?.render(values)?))
-}
 
 // ANCHOR: current_user
 /// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
@@ -120,7 +112,7 @@ async fn register_form(
     CurrentUser(user): CurrentUser,
 ) -> Result<Html<String>, Error> {
     let values = context! { user, username => "" };
-    render(&templates, "register.html", values)
+    Ok(render(&templates, "register.html", values)?)
 }
 
 // ANCHOR: register
@@ -192,7 +184,11 @@ async fn login_form(
     State(templates): State<Arc<Environment<'static>>>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Html<String>, Error> {
-    render(&templates, "login.html", context! { user, username => "" })
+    Ok(render(
+        &templates,
+        "login.html",
+        context! { user, username => "" },
+    )?)
 }
 
 // ANCHOR: login

@@ -15,9 +15,10 @@ use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
 use serde::Serialize;
 use serde_json::json;
+use stepkit::render;
 
 use crate::Error;
-use crate::auth::{self, CurrentUser, LoggedIn, render};
+use crate::auth::{self, CurrentUser, LoggedIn};
 use crate::db::{self, Database, Post, RequestDb};
 
 /// How many users the list page shows at most.
@@ -80,11 +81,11 @@ async fn index(
     }
     let posts: Vec<PostView> = posts.iter().map(PostView::from).collect();
     let unreadable = unreadable.len();
-    render(
+    Ok(render(
         &state.templates,
         "index.html",
         context! { user, posts, unreadable },
-    )
+    )?)
 }
 // ANCHOR_END: index
 
@@ -146,11 +147,11 @@ async fn list_users(
 ) -> Result<Html<String>, Error> {
     let total = db.run(db::count_users).await?;
     let users = db.run(|conn| db::first_users(conn, PAGE_SIZE)).await?;
-    render(
+    Ok(render(
         &state.templates,
         "users.html",
         context! { user, total, users },
-    )
+    )?)
 }
 
 /// `GET /api/users/{id}`: one user as JSON, or a JSON error.

@@ -14,10 +14,11 @@ use axum::routing::get;
 use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
 use serde::Serialize;
+use stepkit::render;
 
 use crate::Error;
 use crate::api::{self, Paged, log_unreadable};
-use crate::auth::{self, CurrentUser, LoggedIn, render};
+use crate::auth::{self, CurrentUser, LoggedIn};
 use crate::db::{self, Database, RequestDb};
 use crate::models::{self, PostWithAuthor};
 

@@ -13,10 +13,11 @@ use axum::{Form, Router};
 use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
 use serde::{Deserialize, Serialize};
+use stepkit::render;
 
 use crate::Error;
 use crate::api::{Paged, log_unreadable};
-use crate::auth::{CurrentUser, LoggedIn, render};
+use crate::auth::{CurrentUser, LoggedIn};
 use crate::db::RequestDb;
 use crate::models::{self, NewPost, PostChanges, PostWithAuthor, User, post_problem};
 

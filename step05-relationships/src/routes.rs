@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::Key;
 use minijinja::{Environment, context};
+use stepkit::render;
 
 use crate::Error;
 use crate::api::{self, Paged};
-use crate::auth::{self, CurrentUser, LoggedIn, render};
+use crate::auth::{self, CurrentUser, LoggedIn};
 use crate::db::{self, Database, RequestDb};
 use crate::{blog, models};
 

@@ -15,20 +15,12 @@ use axum::{Form, Router};
 use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use minijinja::{Environment, context};
 use serde::Deserialize;
+use stepkit::render;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie};
 
 use crate::db::RequestDb;
 use crate::models::{self, User, problem_with, unique};
 use crate::{Error, password, session};
-
-/// Renders a template for a page of the blog.
-pub fn render(
-    templates: &Environment<'_>,
-    name: &str,
-    values: minijinja::Value,
-) -> Result<Html<String>, Error> {
-    Ok(Html(templates.get_template(name)?.render(values)?))
-}
 
 /// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
 /// The token comes from the signed session cookie and names a row of the
@@ -115,11 +107,11 @@ async fn register_form(
     State(templates): State<Arc<Environment<'static>>>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Html<String>, Error> {
-    render(
+    Ok(render(
         &templates,
         "register.html",
         context! { user, username => "" },
-    )
+    )?)
 }
 
 /// `POST /auth/register`: creates the user and sends them to log in, or
@@ -166,7 +158,11 @@ async fn login_form(
     State(templates): State<Arc<Environment<'static>>>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Html<String>, Error> {
-    render(&templates, "login.html", context! { user, username => "" })
+    Ok(render(
+        &templates,
+        "login.html",
+        context! { user, username => "" },
+    )?)
 }
 
 /// `POST /auth/login`: checks the password against the stored hash (on a

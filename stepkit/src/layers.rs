@@ -70,6 +70,17 @@ where
 }
 // ANCHOR_END: layers
 
+/// A page from the step's templates, Flask's `render_template`. A template
+/// whose name ends in `.html` escapes what it shows, so a `<` in a user's
+/// name arrives as `&lt;`.
+pub fn render(
+    templates: &Environment<'_>,
+    name: &str,
+    values: minijinja::Value,
+) -> Result<Html<String>, minijinja::Error> {
+    Ok(Html(templates.get_template(name)?.render(values)?))
+}
+
 /// What the error layer needs: the step's templates, and a counter that
 /// numbers the requests.
 #[derive(Clone)]

@@ -12,7 +12,7 @@
 //! 4. `logging.rs`: the log on stderr, and `RUST_LOG`.
 //! 5. `layers.rs`: what every request passes through: a body limit, a time
 //!    limit, panic catching, a request number, readable error bodies, and
-//!    safety headers on every answer.
+//!    safety headers on every answer; and `render`, a page from a template.
 //! 6. `serve.rs`: `serve`: 127.0.0.1, timeouts, a graceful stop on Ctrl-C
 //!    and SIGTERM (gunicorn's part).
 //! 7. `session.rs` (feature `sessions`): the web half of a login: the
@@ -28,6 +28,6 @@ pub mod setting;
 pub mod text;
 
 pub use error::Error;
-pub use layers::layers;
+pub use layers::{layers, render};
 pub use serve::serve;
 pub use text::{exit, printable, quote};
