@@ -11,6 +11,7 @@
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -103,6 +104,10 @@ pub fn check_initialized(path: &Path) -> Result<(), Error> {
 /// The most connections the pool keeps open.
 pub const POOL_SIZE: u32 = 8;
 
+/// How long a request waits for a connection when all are lent before it
+/// is answered 503: well inside the request timeout.
+pub const POOL_WAIT: Duration = Duration::from_secs(5);
+
 /// Run on each new connection before the pool lends it out: the source's
 /// "optimizing" advice. A connection waits up to 5 s for another's write
 /// lock before saying "database is locked"; WAL lets readers go on while one
@@ -144,6 +149,7 @@ impl Database {
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
             .test_on_check_out(false) // a SQLite file does not go stale like a socket
+            .connection_timeout(POOL_WAIT)
             .connection_customizer(Box::new(Pragmas))
             .build(manager)?;
         Ok(Database { path, pool })

@@ -873,6 +873,49 @@ fn write_at_once(address: &str, clients: usize, each: usize) -> Vec<u16> {
         .collect()
 }
 
+/// A client that sends its headers and then trickles its body costs the
+/// server a task, never a pooled connection: with as many such requests
+/// open as the pool has connections, each behind a session cookie that
+/// needs the database, a normal request is still answered.
+#[test]
+fn slow_clients_hold_no_database_connection() {
+    let sandbox = sandbox();
+    let served = serve_with_a_writer(&sandbox);
+    let address = served.address();
+    let fields = "username=writer&password=pw";
+    let login = testkit::exchange(
+        address,
+        &format!(
+            "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+            fields.len()
+        ),
+    );
+    let cookie = login
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .and_then(|set| set.split(';').next())
+        .unwrap_or_else(|| panic!("a session cookie in {login}"));
+    let head = format!(
+        "POST /auth/register HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+    );
+    let slow: Vec<_> = (0..db::POOL_SIZE)
+        .map(|_| testkit::trickle(address, &head))
+        .collect();
+    // Several in a row: the first could slip in before the slow ones are
+    // read, the later ones cannot.
+    let mut client = HttpClient::connect(address).unwrap();
+    for _ in 0..db::POOL_SIZE {
+        let (status, body) = client.send("GET", "/api/users/1", None).unwrap();
+        assert_eq!(
+            (status, body.as_str()),
+            (200, r#"{"id":1,"username":"writer"}"#)
+        );
+    }
+    drop(slow);
+}
+
 /// SQLite has one writer at a time; with WAL and the busy timeout, writers
 /// wait their turn instead of failing: every POST is a 201 and every row
 /// lands, and readers keep getting answers meanwhile.

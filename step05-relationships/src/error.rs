@@ -51,11 +51,15 @@ pub enum Error {
 }
 
 /// A failed request: the detail goes to the log, inside the request's span;
-/// the client gets a bare 500, which the kit's error layer words.
+/// the client gets a bare 500 (503 when every connection stayed lent for
+/// [`POOL_WAIT`](crate::db::POOL_WAIT)), which the kit's error layer words.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!("request failed: {self}");
-        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        match self {
+            Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! What every request passes through, outermost first: a number for the
-//! log, readable error bodies, panic catching, a time limit and a body
-//! limit. Werkzeug and Flask do this for a Flask app: its error pages, its
+//! log, readable error bodies, panic catching, a time limit, and the whole
+//! body read (within a limit) before the step's routes see the request. Werkzeug and Flask do this for a Flask app: its error pages, its
 //! `MAX_CONTENT_LENGTH`, and the 500 page a crashing view gets.
 
 use std::sync::Arc;
@@ -56,6 +56,7 @@ where
     };
     let mut app = routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(whole_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -69,6 +70,52 @@ where
     app
 }
 // ANCHOR_END: layers
+
+// ANCHOR: whole_body
+/// Reads the request's whole body before the step's routes see it, so no
+/// handler, and no database connection a handler holds, ever waits on a
+/// slow client: a client that sends its headers and then trickles its body
+/// costs a task, not one of the pool's connections. The time limit outside
+/// bounds the wait (408); a declared or actual length over [`BODY_LIMIT`]
+/// is a 413, before a byte of the body is read when the header says so.
+async fn whole_body(request: Request, next: Next) -> Response {
+    let declared = request.headers().get(header::CONTENT_LENGTH);
+    let declared = declared.and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > BODY_LIMIT as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, bytes.into())).await,
+        Err(err) if is_over_limit(&err) => too_large(),
+        Err(err) => {
+            tracing::info!("the request's body did not arrive: {err}");
+            (
+                StatusCode::BAD_REQUEST,
+                "The request's body did not arrive whole.",
+            )
+                .into_response()
+        }
+    }
+}
+// ANCHOR_END: whole_body
+
+fn too_large() -> Response {
+    let message = format!("The request's body is over the limit of {BODY_LIMIT} bytes.");
+    (StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
+}
+
+/// True when reading stopped because the body passed the limit.
+fn is_over_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
 
 /// A page from the step's templates, Flask's `render_template`. A template
 /// whose name ends in `.html` escapes what it shows, so a `<` in a user's

@@ -10,9 +10,10 @@
 //! 3. `setting.rs`: the database setting: `--database`, `DATABASE_URL`, or
 //!    the instance folder's file, and the values refused.
 //! 4. `logging.rs`: the log on stderr, and `RUST_LOG`.
-//! 5. `layers.rs`: what every request passes through: a body limit, a time
-//!    limit, panic catching, a request number, readable error bodies, and
-//!    safety headers on every answer; and `render`, a page from a template.
+//! 5. `layers.rs`: what every request passes through: the whole body read
+//!    first (within a limit), a time limit, panic catching, a request
+//!    number, readable error bodies, and safety headers on every answer;
+//!    and `render`, a page from a template.
 //! 6. `serve.rs`: `serve`: 127.0.0.1, timeouts, a graceful stop on Ctrl-C
 //!    and SIGTERM (gunicorn's part).
 //! 7. `session.rs` (feature `sessions`): the web half of a login: the

@@ -178,6 +178,51 @@ async fn a_body_over_the_limit_is_a_413() {
     assert!(json.starts_with(r#"{"error":"#), "{json}");
 }
 
+/// A request whose body stops half-way, as when a client goes away: the
+/// first `sent` bytes, then an error instead of the rest.
+fn cut_short(uri: &str, declared: usize, sent: usize) -> Request<Body> {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+        Ok(vec![b'x'; sent]),
+        Err(std::io::ErrorKind::ConnectionReset.into()),
+    ];
+    Request::post(uri)
+        .header("content-length", declared)
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_handler_runs_only_once_the_whole_body_has_arrived() {
+    // The handler never reads its body, as one that first looks a session
+    // up in the database does not: only the layers can make it wait.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let routes = Router::new().route(
+        "/api/count",
+        post(move || async move {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            "counted"
+        }),
+    );
+    let app = stepkit::layers(routes, Arc::new(Environment::new()));
+    let (status, json) = send(&app, cut_short("/api/count", 100, 1)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert_eq!(
+        json,
+        r#"{"error":"The request's body did not arrive whole."}"#
+    );
+    // A declared length over the limit is refused before any body is read.
+    let (status, json) = send(&app, cut_short("/api/count", BODY_LIMIT + 1, 0)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{json}");
+    assert!(json.contains("limit of 16384 bytes"), "{json}");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let (status, _) = send(&app, post_request("/api/count", "text/plain", "x")).await;
+    assert_eq!(
+        (status, calls.load(std::sync::atomic::Ordering::SeqCst)),
+        (StatusCode::OK, 1)
+    );
+}
+
 #[tokio::test]
 async fn without_an_error_template_the_status_is_still_said() {
     let routes: Router = Router::new();

@@ -355,6 +355,29 @@ impl HttpClient {
     }
 }
 
+/// Sends one request on a connection of its own, `Connection: close`, and
+/// returns the whole answer as text, headers included.
+pub fn exchange(address: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(address).expect("the server listens");
+    stream
+        .write_all(request.as_bytes())
+        .expect("the request is sent");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("an answer");
+    answer
+}
+
+/// Opens a connection and sends `head` (a request line and headers, ending
+/// in `\r\n\r\n`, with a `Content-Length` above 1) and one byte of the
+/// body, then nothing more: a slow client. The request stays open for as long
+/// as the returned socket lives.
+pub fn trickle(address: &str, head: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).expect("the server listens");
+    stream.write_all(head.as_bytes()).expect("the head is sent");
+    stream.write_all(b"x").expect("one byte is sent");
+    stream
+}
+
 /// Hands `request` straight to `app` (no socket) and returns the status and the
 /// body as text.
 pub async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, String) {
