@@ -15,11 +15,12 @@ use axum::{Form, Router};
 use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use minijinja::{Environment, context};
 use serde::Deserialize;
+use stepkit::password;
 use stepkit::render;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie, session_cookie};
 
 use crate::db::{self, RequestDb, User};
-use crate::{Error, password, session};
+use crate::{Error, session};
 
 /// Longest username accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;

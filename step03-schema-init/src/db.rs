@@ -20,10 +20,10 @@ use axum::response::Response;
 use futures_util::FutureExt;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
+use stepkit::password;
 
+use crate::Error;
 use crate::timestamp::Timestamp;
-
-use crate::{Error, password};
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
 /// Flask keeps its database in an `instance` folder, and so do we.

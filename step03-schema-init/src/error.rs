@@ -40,8 +40,6 @@ pub enum Error {
     },
     #[error("invalid timestamp: {0}")]
     Timestamp(#[from] crate::timestamp::TimestampError),
-    #[error("cannot hash the password: {0}")]
-    Password(argon2::password_hash::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("template error: {0}")]

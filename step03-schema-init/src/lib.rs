@@ -7,16 +7,15 @@
 //!
 //! 1. `timestamp.rs`: `post.created` as a date-time, not a string.
 //! 2. `error.rs`: every way the step can fail, and what a client is told.
-//! 3. `password.rs`: passwords as argon2 hashes.
-//! 4. `schema.sql` and `db.rs`: the tables, `init-db`, the queries, and the
+//! 3. `schema.sql` and `db.rs`: the tables, `init-db`, the queries, and the
 //!    request's connection (step 2's `get_db` and `close_db`).
-//! 5. `session.rs`: sessions kept in the database, which logging out or
+//! 4. `session.rs`: sessions kept in the database, which logging out or
 //!    `init-db` ends.
-//! 6. `auth.rs`: flaskr's `auth.py`: register, log in, log out, who is
+//! 5. `auth.rs`: flaskr's `auth.py`: register, log in, log out, who is
 //!    logged in, and `login_required`.
-//! 7. `routes.rs`: the index of posts, the users page and a JSON read.
-//! 8. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 9. `main.rs`: the command line: `init-db` and `serve`.
+//! 6. `routes.rs`: the index of posts, the users page and a JSON read.
+//! 7. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 8. `main.rs`: the command line: `init-db` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -24,7 +23,6 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod password;
 pub mod routes;
 pub mod session;
 pub mod timestamp;

@@ -5,9 +5,8 @@
 //! cookie alone, which stays valid until it expires, whatever happens on
 //! the server.
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 use rusqlite::{Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
+use stepkit::session::{new_token, token_hash};
 
 use crate::Timestamp;
 use crate::db::User;
@@ -21,14 +20,16 @@ pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(31);
 /// The token is 32 random bytes; only its hash is stored, so a copy of the
 /// database lets no one log in. Expired sessions are cleared on the way.
 pub fn start(conn: &Connection, user_id: i64) -> rusqlite::Result<String> {
-    let mut bytes = [0_u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let token = hex(&bytes);
+    let token = new_token();
     let now = Timestamp(chrono::Utc::now());
     conn.execute("DELETE FROM session WHERE expires <= ?", (now,))?;
     conn.execute(
         "INSERT INTO session (token_hash, user_id, expires) VALUES (?, ?, ?)",
-        (hash(&token), user_id, Timestamp(now.0 + SESSION_LIFETIME)),
+        (
+            token_hash(&token),
+            user_id,
+            Timestamp(now.0 + SESSION_LIFETIME),
+        ),
     )?;
     Ok(token)
 }
@@ -38,7 +39,7 @@ pub fn user_of(conn: &Connection, token: &str) -> rusqlite::Result<Option<User>>
     conn.query_row(
         "SELECT user.id, user.username FROM session JOIN user ON user.id = session.user_id
          WHERE session.token_hash = ? AND session.expires > ?",
-        (hash(token), Timestamp(chrono::Utc::now())),
+        (token_hash(token), Timestamp(chrono::Utc::now())),
         User::from_row,
     )
     .optional()
@@ -46,15 +47,9 @@ pub fn user_of(conn: &Connection, token: &str) -> rusqlite::Result<Option<User>>
 
 /// Ends the session `token` names: logging out.
 pub fn end(conn: &Connection, token: &str) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM session WHERE token_hash = ?", (hash(token),))
+    conn.execute(
+        "DELETE FROM session WHERE token_hash = ?",
+        (token_hash(token),),
+    )
 }
 // ANCHOR_END: session
-
-/// The SHA-256 of a token, in hex: what the table keeps instead of it.
-fn hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}

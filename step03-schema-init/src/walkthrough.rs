@@ -8,9 +8,10 @@ use std::io::Write;
 use std::path::Path;
 
 use rusqlite::Connection;
+use stepkit::password;
 
 use crate::timestamp::Timestamp;
-use crate::{Error, db, password, session};
+use crate::{Error, db, session};
 
 /// The demo database, relative to the folder the command runs in.
 pub const DEMO_DATABASE: &str = "instance/step03-walkthrough.sqlite";

@@ -8,7 +8,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
 use rusqlite::Connection;
-use step03_schema_init::{Config, create_app, db, password, session};
+use step03_schema_init::{Config, create_app, db, session};
+use stepkit::password;
 use stepkit::session::SESSION_COOKIE;
 use tempfile::TempDir;
 
@@ -321,4 +322,49 @@ fn init_db_ends_every_session() {
     );
     let user = session::user_of(&connect(), &token).unwrap();
     assert_eq!(user, None, "the old token names no one, not the new user 1");
+}
+
+/// What a login flood may cost: argon2 fills 19 MiB per hash, so hundreds of
+/// wrong passwords at once used to take the server past a gigabyte. The kit
+/// runs two hashes at a time in memory it reuses, and the server keeps
+/// answering pages meanwhile.
+#[test]
+fn a_flood_of_failed_logins_stays_within_bounded_memory() {
+    const CLIENTS: usize = 16;
+    const EACH: usize = 16;
+    const BOUND_KIB: u64 = 100 * 1024;
+    let sandbox = testkit::Sandbox::new(env!("CARGO_BIN_EXE_step03-schema-init"));
+    assert!(sandbox.run(&["init-db"]).success);
+    let path = sandbox.path().join("instance/step03.sqlite");
+    db::add_user(&Connection::open(&path).unwrap(), "ann", "right").unwrap();
+    let served = testkit::Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
+    let address = served.address().to_owned();
+    let fields = "username=ann&password=wrong";
+    let login = format!(
+        "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+        fields.len()
+    );
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (address, login) = (address.clone(), login.clone());
+            std::thread::spawn(move || {
+                (0..EACH)
+                    .filter(|_| testkit::exchange(&address, &login).starts_with("HTTP/1.1 400"))
+                    .count()
+            })
+        })
+        .collect();
+    let page = testkit::exchange(
+        &address,
+        &format!("GET /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let refused: usize = clients
+        .into_iter()
+        .map(|client| client.join().unwrap())
+        .sum();
+    assert_eq!(refused, CLIENTS * EACH, "every wrong password is a 400");
+    let peak = served.peak_memory_kib();
+    assert!(peak < BOUND_KIB, "the server peaked at {peak} KiB");
 }

@@ -4,7 +4,8 @@
 
 use axum::http::StatusCode;
 use rusqlite::Connection;
-use step03_schema_init::{Config, Error, Timestamp, create_app, db, password};
+use step03_schema_init::{Config, Error, Timestamp, create_app, db};
+use stepkit::password;
 use testkit::{Sandbox, get as get_request, send};
 
 fn sandbox() -> Sandbox {

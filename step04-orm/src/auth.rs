@@ -15,12 +15,13 @@ use axum::{Form, Router};
 use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use minijinja::{Environment, context};
 use serde::Deserialize;
+use stepkit::password;
 use stepkit::render;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie};
 
 use crate::db::RequestDb;
 use crate::models::{self, User, problem_with, unique};
-use crate::{Error, password, session};
+use crate::{Error, session};
 
 /// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
 /// The token comes from the signed session cookie and names a row of the

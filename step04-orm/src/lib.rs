@@ -7,20 +7,19 @@
 //!
 //! 1. `timestamp.rs`: `post.created` as a date-time, not a string.
 //! 2. `error.rs`: every way the step can fail, and what a client is told.
-//! 3. `password.rs`: passwords as argon2 hashes, as in step 3.
-//! 4. `schema.sql` and `schema.rs`: the tables, and diesel's picture of them.
-//! 5. `models.rs`: the rows as structs, the queries built by diesel, and
+//! 3. `schema.sql` and `schema.rs`: the tables, and diesel's picture of them.
+//! 4. `models.rs`: the rows as structs, the queries built by diesel, and
 //!    the input rules a user or post must meet.
-//! 6. `session.rs`: step 3's sessions kept in the database, as diesel
+//! 5. `session.rs`: step 3's sessions kept in the database, as diesel
 //!    queries; a password change ends them too.
-//! 7. `db.rs`: `init-db`, the pool and its pragmas, and the request's
+//! 6. `db.rs`: `init-db`, the pool and its pragmas, and the request's
 //!    connection, checked out of the pool on first use.
-//! 8. `auth.rs`: flaskr's `auth.py`, as in step 3, on the models.
-//! 9. `api.rs`: the JSON API, a blueprint mounted at `/api`.
-//! 10. `routes.rs`: the pages, and the app that joins them with the
-//!     blueprints.
-//! 11. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 12. `main.rs`: the command line: `init-db` and `serve`.
+//! 7. `auth.rs`: flaskr's `auth.py`, as in step 3, on the models.
+//! 8. `api.rs`: the JSON API, a blueprint mounted at `/api`.
+//! 9. `routes.rs`: the pages, and the app that joins them with the
+//!    blueprints.
+//! 10. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 11. `main.rs`: the command line: `init-db` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -30,7 +29,6 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod models;
-pub mod password;
 pub mod routes;
 pub mod schema;
 pub mod session;

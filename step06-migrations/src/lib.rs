@@ -6,25 +6,24 @@
 //!
 //! 1. `timestamp.rs`: `post.created` as a date-time, not a string.
 //! 2. `error.rs`: every way the step can fail, and what a client is told.
-//! 3. `password.rs`: passwords as argon2 hashes, as in step 3.
-//! 4. `migrations/` and `schema.rs`: the tables, made change by change, and
+//! 3. `migrations/` and `schema.rs`: the tables, made change by change, and
 //!    diesel's picture of them.
-//! 5. `models.rs`: the rows as structs, how they relate, the queries, and
+//! 4. `models.rs`: the rows as structs, how they relate, the queries, and
 //!    the input rules a user or post must meet.
-//! 6. `session.rs`: sessions kept in the database, which logging out or a
+//! 5. `session.rs`: sessions kept in the database, which logging out or a
 //!    password change ends.
-//! 7. `migrate.rs`: the `db` commands' work: upgrade, downgrade, history,
+//! 6. `migrate.rs`: the `db` commands' work: upgrade, downgrade, history,
 //!    current, new and stamp.
-//! 8. `backup.rs`: the copy made before a migration.
-//! 9. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`.
-//! 10. `db.rs`: the pool and its pragmas, and the request's connection,
-//!     checked out of the pool on first use.
-//! 11. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 12. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 13. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 14. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 15. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 16. `main.rs`: the command line: `db ...` and `serve`.
+//! 7. `backup.rs`: the copy made before a migration.
+//! 8. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`.
+//! 9. `db.rs`: the pool and its pragmas, and the request's connection,
+//!    checked out of the pool on first use.
+//! 10. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 11. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 12. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 13. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 14. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 15. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -38,7 +37,6 @@ pub mod drift;
 pub mod error;
 pub mod migrate;
 pub mod models;
-pub mod password;
 pub mod routes;
 pub mod schema;
 pub mod session;

@@ -8,10 +8,11 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
+use stepkit::password;
 
+use crate::Error;
 use crate::schema::{post, session, user};
 use crate::timestamp::Timestamp;
-use crate::{Error, password};
 
 /// Longest username accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;

@@ -5,9 +5,8 @@
 //! do. Flask's own session is the signed cookie alone, which stays valid
 //! until it expires, whatever happens on the server.
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 use diesel::prelude::*;
-use sha2::{Digest, Sha256};
+use stepkit::session::{new_token, token_hash};
 
 use crate::Timestamp;
 use crate::models::User;
@@ -21,14 +20,12 @@ pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(31);
 /// The token is 32 random bytes; only its hash is stored, so a copy of the
 /// database lets no one log in. Expired sessions are cleared on the way.
 pub fn start(conn: &mut SqliteConnection, user_id: i64) -> QueryResult<String> {
-    let mut bytes = [0_u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let token = hex(&bytes);
+    let token = new_token();
     let now = Timestamp(chrono::Utc::now());
     diesel::delete(session::table.filter(session::expires.le(now))).execute(conn)?;
     diesel::insert_into(session::table)
         .values((
-            session::token_hash.eq(hash(&token)),
+            session::token_hash.eq(token_hash(&token)),
             session::user_id.eq(user_id),
             session::expires.eq(Timestamp(now.0 + SESSION_LIFETIME)),
         ))
@@ -40,7 +37,7 @@ pub fn start(conn: &mut SqliteConnection, user_id: i64) -> QueryResult<String> {
 pub fn user_of(conn: &mut SqliteConnection, token: &str) -> QueryResult<Option<User>> {
     session::table
         .inner_join(user::table)
-        .filter(session::token_hash.eq(hash(token)))
+        .filter(session::token_hash.eq(token_hash(token)))
         .filter(session::expires.gt(Timestamp(chrono::Utc::now())))
         .select(User::as_select())
         .first(conn)
@@ -49,14 +46,5 @@ pub fn user_of(conn: &mut SqliteConnection, token: &str) -> QueryResult<Option<U
 
 /// Ends the session `token` names: logging out.
 pub fn end(conn: &mut SqliteConnection, token: &str) -> QueryResult<usize> {
-    diesel::delete(session::table.filter(session::token_hash.eq(hash(token)))).execute(conn)
-}
-
-/// The SHA-256 of a token, in hex: what the table keeps instead of it.
-fn hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    diesel::delete(session::table.filter(session::token_hash.eq(token_hash(token)))).execute(conn)
 }

@@ -9,9 +9,10 @@ use std::path::Path;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use stepkit::password;
 
+use crate::Error;
 use crate::migrate::{self, MIGRATIONS};
-use crate::{Error, password};
 use crate::{backup, drift};
 
 /// The demo database, relative to the folder the command runs in.

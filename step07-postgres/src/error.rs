@@ -59,8 +59,6 @@ pub enum Error {
     Drifted { database: Location, count: usize },
     #[error("invalid timestamp: {0}")]
     Timestamp(#[from] crate::timestamp::TimestampError),
-    #[error("cannot hash the password: {0}")]
-    Password(argon2::password_hash::Error),
     #[error("database error: {0}")]
     Diesel(#[from] diesel::result::Error),
     #[error("no database connection: {0}")]

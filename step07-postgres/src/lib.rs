@@ -9,25 +9,24 @@
 //!    type for both.
 //! 2. `timestamp.rs`: `post.created` as a date-time, not a string.
 //! 3. `error.rs`: every way the step can fail, and what a client is told.
-//! 4. `password.rs`: passwords as argon2 hashes, as in step 3.
-//! 5. `migrations/`, `migrations-postgres/` and `schema.rs`: the tables, made
+//! 4. `migrations/`, `migrations-postgres/` and `schema.rs`: the tables, made
 //!    change by change in each dialect, and diesel's picture of them.
-//! 6. `models.rs`: the rows as structs, how they relate, the queries, and
+//! 5. `models.rs`: the rows as structs, how they relate, the queries, and
 //!    the input rules a user or post must meet.
-//! 7. `session.rs`: sessions kept in the database, which logging out or a
+//! 6. `session.rs`: sessions kept in the database, which logging out or a
 //!    password change ends.
-//! 8. `migrate.rs`: the `db` commands' work: upgrade, downgrade, history,
+//! 7. `migrate.rs`: the `db` commands' work: upgrade, downgrade, history,
 //!    current, new and stamp.
-//! 9. `backup.rs`: the copy made before a migration, or a `pg_dump`.
-//! 10. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`.
-//! 11. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 8. `backup.rs`: the copy made before a migration, or a `pg_dump`.
+//! 9. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`.
+//! 10. `db.rs`: the pool and its pragmas, and the request's connection,
 //!     checked out of the pool on first use.
-//! 12. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 13. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 14. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 15. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 16. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 17. `main.rs`: the command line: `db ...` and `serve`.
+//! 11. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 12. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 13. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 14. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 15. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 16. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -42,7 +41,6 @@ pub mod drift;
 pub mod error;
 pub mod migrate;
 pub mod models;
-pub mod password;
 pub mod routes;
 pub mod schema;
 pub mod session;

@@ -10,14 +10,15 @@ use std::path::PathBuf;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use stepkit::password;
 
+use crate::Error;
 use crate::backend::{Conn, Location};
 use crate::backup::{self, Backup};
 use crate::db;
 use crate::drift;
 use crate::migrate::{self, MIGRATIONS};
 use crate::schema::user;
-use crate::{Error, password};
 
 /// The demo database, relative to the folder the command runs in.
 pub const DEMO_DATABASE: &str = "instance/step07-walkthrough.sqlite";

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-/// An error of the database setting, of serving, or of the secret key.
+/// An error of the database setting, of serving, of the secret key, or of
+/// hashing a password.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("the database setting (from --database or DATABASE_URL) {0}")]
@@ -15,6 +16,9 @@ pub enum Error {
     Bind { port: u16, source: std::io::Error },
     #[error("the secret key: {0}")]
     SecretKey(String),
+    #[cfg(feature = "sessions")]
+    #[error("cannot hash the password: {0}")]
+    Password(argon2::password_hash::Error),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,

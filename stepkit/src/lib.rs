@@ -16,12 +16,16 @@
 //!    and `render`, a page from a template.
 //! 6. `serve.rs`: `serve`: 127.0.0.1, timeouts, a graceful stop on Ctrl-C
 //!    and SIGTERM (gunicorn's part).
-//! 7. `session.rs` (feature `sessions`): the web half of a login: the
+//! 7. `password.rs` (feature `sessions`): passwords as argon2 hashes, a
+//!    few at a time, in memory that is reused.
+//! 8. `session.rs` (feature `sessions`): the web half of a login: the
 //!    secret key, the session cookie and the same-origin check.
 
 pub mod error;
 pub mod layers;
 pub mod logging;
+#[cfg(feature = "sessions")]
+pub mod password;
 pub mod serve;
 #[cfg(feature = "sessions")]
 pub mod session;

@@ -5,11 +5,13 @@
 
 use std::path::Path;
 
+use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, Key, SameSite};
+use sha2::{Digest, Sha256};
 
 use crate::Error;
 
@@ -110,6 +112,26 @@ pub fn no_session_cookie() -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE).path("/").build()
 }
 // ANCHOR_END: cookie
+
+// ANCHOR: token
+/// A new session token for the cookie: 32 random bytes from the operating
+/// system, as 64 hex digits.
+pub fn new_token() -> String {
+    let mut bytes = [0_u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+/// The SHA-256 of a token, in hex: what a session table keeps instead of
+/// the token, so that a copy of the database lets no one log in.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+// ANCHOR_END: token
 
 // ANCHOR: same_origin
 /// Refuses a form posted from another site: a request that changes

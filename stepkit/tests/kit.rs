@@ -244,6 +244,56 @@ mod sessions {
     use axum::routing::post;
     use stepkit::session::{same_origin, secret_key, session_cookie};
 
+    #[test]
+    fn a_password_hash_is_salted_argon2id_and_checks_only_its_password() {
+        use stepkit::password::{hash, verify};
+        let stored = hash("correct horse").unwrap();
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert_ne!(
+            hash("correct horse").unwrap(),
+            stored,
+            "a fresh salt each time"
+        );
+        assert!(verify("correct horse", &stored));
+        assert!(!verify("correct horsE", &stored));
+        assert!(!verify(&stored, &stored), "the hash is no password");
+        for garbage in [
+            "",
+            "correct horse",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA",
+            "$md5$x$y",
+        ] {
+            assert!(!verify("correct horse", garbage), "{garbage:?}");
+        }
+        // A stored hash that asks for more memory than the kit allows
+        // (here 1 GiB) verifies nothing, rather than allocating it.
+        let greedy = stored.replacen("m=19456", "m=1048576", 1);
+        assert!(!verify("correct horse", &greedy));
+    }
+
+    #[test]
+    fn hashes_agree_with_the_argon2_crate_both_ways() {
+        use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+        // Made by the crate's own API, as the steps stored them before the
+        // kit did: such rows still log in, and the kit's rows check there.
+        let salt = SaltString::encode_b64(b"sixteen byte sal").unwrap();
+        let theirs = argon2::Argon2::default()
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        assert!(stepkit::password::verify("pw", &theirs));
+        let ours = stepkit::password::hash("pw").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            argon2::Argon2::default()
+                .verify_password(b"pw", &parsed)
+                .is_ok()
+        );
+    }
+
     /// 64 bytes, 48 of them different, as a generated key has about 57.
     const GOOD: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\
                         202122232425262728292a2b2c2d2e2f000102030405060708090a0b0c0d0e0f";

@@ -240,6 +240,18 @@ impl Served {
         self.url.trim_start_matches("http://")
     }
 
+    /// The most memory the server has held at once so far (its peak
+    /// resident set, `VmHWM` in `/proc`), in KiB.
+    pub fn peak_memory_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server's /proc entry");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a VmHWM line")
+    }
+
     /// Sends Ctrl-C (SIGINT) and waits for the process; returns whether it
     /// exited successfully, the rest of stdout, and all of stderr.
     pub fn stop(self) -> Run {

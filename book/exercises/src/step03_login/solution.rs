@@ -2,7 +2,8 @@
 //! settings stored in the hash, and compares the results.
 
 use rusqlite::Connection;
-use step03_schema_init::{db, password};
+use step03_schema_init::db;
+use stepkit::password;
 
 pub fn check_login(conn: &Connection, username: &str, password: &str) -> Result<(), String> {
     let refused = || Err("Incorrect username or password.".to_string());
