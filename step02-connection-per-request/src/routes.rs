@@ -13,7 +13,7 @@ use minijinja::{Environment, context};
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::SqlitePool;
-use stepkit::{quote, render};
+use stepkit::{quote, render, text_problem};
 
 use crate::Error;
 use crate::db::{self, Database, RequestDb};
@@ -164,29 +164,16 @@ fn form_again(
     Ok((status, render(&state.templates, "new_user.html", values)?).into_response())
 }
 
-/// What is wrong with a submitted name and email, if anything. A form body
-/// that is not UTF-8 arrives with U+FFFD in place of the bad bytes.
+/// What is wrong with a submitted name and email, if anything: the kit's
+/// checks of any text, then the email rule below.
 pub fn problem_with(name: &str, email: &str) -> Option<String> {
-    for (field, value) in [("name", name), ("email", email)] {
-        if value.is_empty() {
-            return Some(format!("Please enter the {field}."));
-        }
-        if value.contains('\u{FFFD}') {
-            return Some(format!("The {field} is not valid UTF-8 text."));
-        }
-        if value.chars().any(char::is_control) {
-            return Some(format!("The {field} contains a control character."));
-        }
+    let problem = text_problem("name", name, MAX_NAME_CHARS, false)
+        .or_else(|| text_problem("email", email, usize::MAX, false));
+    if problem.is_some() {
+        return problem;
     }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Some(format!(
-            "The name is longer than {MAX_NAME_CHARS} characters."
-        ));
-    }
-    if !is_valid_email(email) {
-        return Some(format!("{} is not a valid email address.", quote(email)));
-    }
-    None
+    let invalid = !is_valid_email(email);
+    invalid.then(|| format!("{} is not a valid email address.", quote(email)))
 }
 
 /// A documented, deliberately plain rule, not the whole of RFC 5322: at most

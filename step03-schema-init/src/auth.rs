@@ -16,8 +16,8 @@ use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 use stepkit::password;
-use stepkit::render;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie, session_cookie};
+use stepkit::{render, text_problem};
 
 use crate::db::{self, RequestDb, User};
 use crate::{Error, session};
@@ -156,8 +156,7 @@ fn is_unique_violation(err: &rusqlite::Error) -> bool {
 }
 
 /// What is wrong with a submitted username and password, if anything:
-/// flaskr's two messages first. A form body that is not UTF-8 arrives with
-/// U+FFFD in place of the bad bytes.
+/// flaskr's two messages first, then the kit's checks of any text.
 pub fn problem_with(username: &str, password: &str) -> Option<String> {
     if username.is_empty() {
         return Some("Username is required.".to_owned());
@@ -165,20 +164,8 @@ pub fn problem_with(username: &str, password: &str) -> Option<String> {
     if password.is_empty() {
         return Some("Password is required.".to_owned());
     }
-    for (field, value) in [("username", username), ("password", password)] {
-        if value.contains('\u{FFFD}') {
-            return Some(format!("The {field} is not valid UTF-8 text."));
-        }
-        if value.chars().any(char::is_control) {
-            return Some(format!("The {field} contains a control character."));
-        }
-    }
-    if username.chars().count() > MAX_NAME_CHARS {
-        return Some(format!(
-            "The username is longer than {MAX_NAME_CHARS} characters."
-        ));
-    }
-    None
+    text_problem("username", username, MAX_NAME_CHARS, false)
+        .or_else(|| text_problem("password", password, usize::MAX, false))
 }
 
 async fn login_form(

@@ -12,13 +12,13 @@ use axum::{Json, Router};
 use diesel::result::Error as DieselError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use stepkit::quote;
+use stepkit::{quote, text_problem};
 
 use crate::Error;
 use crate::db::RequestDb;
 use crate::models::{
     self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, foreign_key, post_problem,
-    problem_with, text_problem, unique,
+    problem_with, unique,
 };
 
 /// Rows per page when the request does not say, and the most it may ask for.

@@ -8,6 +8,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 use stepkit::password;
+use stepkit::text_problem;
 
 use crate::Error;
 use crate::schema::{post, session, user};
@@ -401,25 +402,6 @@ pub fn foreign_key<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
             _,
         ))) => Ok(None),
         other => other.map(Some),
-    }
-}
-
-/// What is wrong with a piece of text a client sent, if anything. A body
-/// that is not UTF-8 arrives with U+FFFD in place of the bad bytes.
-pub fn text_problem(field: &str, value: &str, max_chars: usize, lines: bool) -> Option<String> {
-    let control = |c: char| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t'));
-    if value.trim().is_empty() {
-        Some(format!("Please enter the {field}."))
-    } else if value.contains('\u{FFFD}') {
-        Some(format!("The {field} is not valid UTF-8 text."))
-    } else if value.chars().any(control) {
-        Some(format!("The {field} contains a control character."))
-    } else if value.chars().count() > max_chars {
-        Some(format!(
-            "The {field} is longer than {max_chars} characters."
-        ))
-    } else {
-        None
     }
 }
 

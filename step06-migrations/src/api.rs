@@ -13,14 +13,14 @@ use axum_extra::extract::cookie::Key;
 use diesel::result::Error as DieselError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use stepkit::quote;
+use stepkit::{quote, text_problem};
 
 use crate::Error;
 use crate::auth::CurrentUser;
 use crate::db::RequestDb;
 use crate::models::{
     self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, foreign_key, post_problem,
-    problem_with, text_problem, unique,
+    problem_with, unique,
 };
 
 /// Rows per page when the request does not say, and the most it may ask for.

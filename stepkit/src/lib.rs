@@ -4,8 +4,8 @@
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
-//! 1. `text.rs`: a user's text made safe and short for a message, and a
-//!    command's one error line and exit status.
+//! 1. `text.rs`: a user's text checked, and made safe and short for a
+//!    message; and a command's one error line and exit status.
 //! 2. `error.rs`: what can go wrong in the kit, in one line each.
 //! 3. `setting.rs`: the database setting: `--database`, `DATABASE_URL`, or
 //!    the instance folder's file, and the values refused.
@@ -35,4 +35,4 @@ pub mod text;
 pub use error::Error;
 pub use layers::{layers, render};
 pub use serve::serve;
-pub use text::{exit, printable, quote};
+pub use text::{exit, printable, quote, text_problem};

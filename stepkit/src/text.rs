@@ -1,4 +1,5 @@
-//! A user's text, made safe and short for a message or a log line.
+//! A user's text, checked, and made safe and short for a message or a log
+//! line; and a command's one error line.
 
 /// How much of a bad value a message repeats.
 pub const QUOTED_CHARS: usize = 40;
@@ -24,6 +25,28 @@ pub fn printable(text: &str) -> String {
             false => c.to_string(),
         })
         .collect()
+}
+
+/// What is wrong with a piece of text a client sent, if anything, in a
+/// message that names `field`: nothing but spaces, not UTF-8 (a body that
+/// is not arrives with U+FFFD in place of the bad bytes), a control
+/// character (tabs and line breaks are allowed where `lines` is true), or
+/// more than `max_chars` characters. What WTForms' validators do for a form.
+pub fn text_problem(field: &str, value: &str, max_chars: usize, lines: bool) -> Option<String> {
+    let control = |c: char| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t'));
+    if value.trim().is_empty() {
+        Some(format!("Please enter the {field}."))
+    } else if value.contains('\u{FFFD}') {
+        Some(format!("The {field} is not valid UTF-8 text."))
+    } else if value.chars().any(control) {
+        Some(format!("The {field} contains a control character."))
+    } else if value.chars().count() > max_chars {
+        Some(format!(
+            "The {field} is longer than {max_chars} characters."
+        ))
+    } else {
+        None
+    }
 }
 
 /// The exit status of a command, and its one line on stderr: success, or
