@@ -1,8 +1,8 @@
-//! flaskr's `auth.py`: register, log in, log out, and who is logged in.
-//!
-//! The session lives in the database (`session.rs`): the cookie holds only
-//! its random token, signed with the app's secret key, so a cookie that a
-//! client forged or changed fails before the database is asked.
+//! flaskr's `auth.py`: register, log in, log out, and who is logged in, on
+//! the models. The session lives in the database (`session.rs`):
+//! the cookie holds only its random token, signed with the app's secret key,
+//! so a cookie that a client forged or changed fails before the database is
+//! asked.
 
 use std::sync::Arc;
 
@@ -16,11 +16,11 @@ use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 use stepkit::password;
-use stepkit::render;
-use stepkit::session::{SESSION_COOKIE, no_session_cookie};
+use stepkit::session::{SESSION_COOKIE, no_session_cookie, session_cookie};
+use stepkit::{render, text_problem};
 
 use crate::db::RequestDb;
-use crate::models::{self, User, problem_with, unique};
+use crate::models::{self, MAX_NAME_CHARS, User, unique};
 use crate::{Error, session};
 
 /// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
@@ -108,51 +108,47 @@ async fn register_form(
     State(templates): State<Arc<Environment<'static>>>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Html<String>, Error> {
-    Ok(render(
-        &templates,
-        "register.html",
-        context! { user, username => "" },
-    )?)
+    let values = context! { user, username => "" };
+    Ok(render(&templates, "register.html", values)?)
 }
 
-/// `POST /auth/register`: creates the user and sends them to log in, or
-/// shows the form again with flaskr's message.
+/// `POST /auth/register`: creates the user (the password stored as an
+/// argon2 hash) and sends them to log in, or shows the form again with
+/// flaskr's message and a 4xx status. A refused form writes nothing.
 async fn register(
     State(templates): State<Arc<Environment<'static>>>,
     db: RequestDb,
-    CurrentUser(user): CurrentUser,
     Form(form): Form<Credentials>,
 ) -> Result<Response, Error> {
     let username = form.username.trim().to_owned();
-    let error = if username.is_empty() {
-        Some("Username is required.".to_owned())
-    } else if form.password.trim().is_empty() {
-        Some("Password is required.".to_owned())
-    } else {
-        problem_with(&username, &form.password).map(|(_, problem)| problem)
-    };
-    if let Some(error) = error {
-        let page = render(
-            &templates,
-            "register.html",
-            context! { user, username, error },
-        )?;
+    if let Some(error) = problem_with(&username, &form.password) {
+        let page = render(&templates, "register.html", context! { username, error })?;
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
+    // The UNIQUE rule itself catches a taken username, even from a racing request.
     let name = username.clone();
-    let created = db
+    let added = db
         .run(move |conn| unique(models::create_user(conn, &name, &form.password)))
         .await?;
-    if created.is_none() {
+    if added.is_none() {
         let error = format!("User {username} is already registered.");
-        let page = render(
-            &templates,
-            "register.html",
-            context! { user, username, error },
-        )?;
+        let page = render(&templates, "register.html", context! { username, error })?;
         return Ok((StatusCode::CONFLICT, page).into_response());
     }
     Ok(Redirect::to("/auth/login").into_response())
+}
+
+/// What is wrong with a submitted username and password, if anything:
+/// flaskr's two messages first, then the kit's checks of any text.
+pub fn problem_with(username: &str, password: &str) -> Option<String> {
+    if username.is_empty() {
+        return Some("Username is required.".to_owned());
+    }
+    if password.is_empty() {
+        return Some("Password is required.".to_owned());
+    }
+    text_problem("username", username, MAX_NAME_CHARS, false)
+        .or_else(|| text_problem("password", password, usize::MAX, false))
 }
 
 async fn login_form(
@@ -189,10 +185,7 @@ async fn login(
         })
         .await?;
     match checked {
-        Ok(token) => {
-            let cookie = stepkit::session::session_cookie(token);
-            Ok((jar.add(cookie), Redirect::to("/")).into_response())
-        }
+        Ok(token) => Ok((jar.add(session_cookie(token)), Redirect::to("/")).into_response()),
         Err(error) => {
             let values = context! { user => None::<User>, username, error };
             let page = render(&templates, "login.html", values)?;

@@ -405,13 +405,16 @@ pub fn foreign_key<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
     }
 }
 
-/// What is wrong with a username and password, and which field it is.
-pub fn problem_with(username: &str, password: &str) -> Option<(&'static str, String)> {
-    let username_problem = text_problem("username", username, MAX_NAME_CHARS, false);
-    let password_problem = text_problem("password", password, usize::MAX, false);
-    username_problem
+/// What is wrong with a username or password, and which field it is.
+pub fn user_problem(
+    username: Option<&str>,
+    password: Option<&str>,
+) -> Option<(&'static str, String)> {
+    let username = username.and_then(|name| text_problem("username", name, MAX_NAME_CHARS, false));
+    let password = password.and_then(|word| text_problem("password", word, usize::MAX, false));
+    username
         .map(|problem| ("username", problem))
-        .or(password_problem.map(|problem| ("password", problem)))
+        .or(password.map(|problem| ("password", problem)))
 }
 
 /// What is wrong with a post's title or body, and which field it is.

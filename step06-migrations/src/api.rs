@@ -13,14 +13,14 @@ use axum_extra::extract::cookie::Key;
 use diesel::result::Error as DieselError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use stepkit::{quote, text_problem};
+use stepkit::quote;
 
 use crate::Error;
 use crate::auth::CurrentUser;
 use crate::db::RequestDb;
 use crate::models::{
-    self, MAX_NAME_CHARS, NewPost, Page, PostChanges, PostWithAuthor, foreign_key, post_problem,
-    problem_with, unique,
+    self, NewPost, Page, PostChanges, PostWithAuthor, foreign_key, post_problem, unique,
+    user_problem,
 };
 
 /// Rows per page when the request does not say, and the most it may ask for.
@@ -170,7 +170,7 @@ pub struct UserInput {
 /// the field at fault, or 409 if the username is taken.
 async fn create_user(db: RequestDb, Json(input): Json<UserInput>) -> Result<Response, Error> {
     let username = input.username.trim().to_owned();
-    if let Some((field, problem)) = problem_with(&username, &input.password) {
+    if let Some((field, problem)) = user_problem(Some(&username), Some(&input.password)) {
         return Ok(api_error(StatusCode::BAD_REQUEST, field, problem));
     }
     let name = username.clone();
@@ -235,24 +235,7 @@ async fn update_user(
         .as_deref()
         .map(str::trim)
         .map(str::to_owned);
-    let problems = [
-        (
-            "username",
-            username
-                .as_deref()
-                .and_then(|name| text_problem("username", name, MAX_NAME_CHARS, false)),
-        ),
-        (
-            "password",
-            changes
-                .password
-                .as_deref()
-                .and_then(|word| text_problem("password", word, usize::MAX, false)),
-        ),
-    ];
-    if let Some((field, Some(problem))) =
-        problems.into_iter().find(|(_, problem)| problem.is_some())
-    {
+    if let Some((field, problem)) = user_problem(username.as_deref(), changes.password.as_deref()) {
         return Ok(api_error(StatusCode::BAD_REQUEST, field, problem));
     }
     if username.is_none() && changes.password.is_none() {
