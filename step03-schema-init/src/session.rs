@@ -6,14 +6,14 @@
 //! the server.
 
 use rusqlite::{Connection, OptionalExtension};
-use stepkit::session::{new_token, token_hash};
+use stepkit::session::{SESSION_DAYS, new_token, token_hash};
 
 use crate::Timestamp;
 use crate::db::User;
 
-/// How long a session lasts after logging in, as Flask's permanent
-/// sessions do: 31 days.
-pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(31);
+/// How long a session lasts after logging in: the kit's 31 days, which
+/// the cookie's `Max-Age` also says.
+pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(SESSION_DAYS);
 
 // ANCHOR: session
 /// Starts a session for `user_id` and returns its token, for the cookie.

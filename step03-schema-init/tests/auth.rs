@@ -55,7 +55,7 @@ impl Browser {
 
     /// Sends a request as a browser would: with the cookie, keeping any new one.
     async fn send(&mut self, request: axum::http::request::Builder, body: &str) -> Answer {
-        let mut request = request.header(header::HOST, "blog.test");
+        let mut request = request.header(header::HOST, "localhost:5000");
         if let Some(cookie) = &self.cookie {
             request = request.header(header::COOKIE, cookie);
         }
@@ -367,4 +367,49 @@ fn a_flood_of_failed_logins_stays_within_bounded_memory() {
     assert_eq!(refused, CLIENTS * EACH, "every wrong password is a 400");
     let peak = served.peak_memory_kib();
     assert!(peak < BOUND_KIB, "the server peaked at {peak} KiB");
+}
+
+/// The real server: the cookie's flags, `Secure` with
+/// `SESSION_COOKIE_SECURE=1` (for a server behind HTTPS), and a request
+/// for a host name that is not this server's refused (DNS rebinding).
+#[test]
+fn served_cookies_are_secure_when_configured_and_foreign_hosts_are_refused() {
+    let sandbox = testkit::Sandbox::new(env!("CARGO_BIN_EXE_step03-schema-init"));
+    assert!(sandbox.run(&["init-db"]).success);
+    let path = sandbox.path().join("instance/step03.sqlite");
+    db::add_user(&Connection::open(&path).unwrap(), "ann", "right").unwrap();
+    let env = [("RUST_LOG", "warn"), ("SESSION_COOKIE_SECURE", "1")];
+    let served = testkit::Served::start(&sandbox, &[], &env);
+    let address = served.address();
+    let fields = "username=ann&password=right";
+    let login = testkit::exchange(
+        address,
+        &format!(
+            "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+            fields.len()
+        ),
+    );
+    let set_cookie = login
+        .lines()
+        .find(|line| line.starts_with("set-cookie: session="))
+        .unwrap_or_else(|| panic!("a session cookie in {login}"));
+    for flag in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+        "Max-Age=2678400",
+        "Secure",
+    ] {
+        assert!(set_cookie.contains(flag), "{flag} in {set_cookie}");
+    }
+    let rebound = testkit::exchange(
+        address,
+        "GET / HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n",
+    );
+    assert!(rebound.starts_with("HTTP/1.1 400"), "{rebound}");
+    assert!(
+        rebound.contains("does not answer for the host"),
+        "{rebound}"
+    );
 }

@@ -689,7 +689,7 @@ async fn browse(
     cookie: Option<&str>,
     body: &str,
 ) -> (StatusCode, Option<String>, Option<String>, String) {
-    let mut request = request.header("host", "blog.test");
+    let mut request = request.header("host", "localhost:5000");
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }

@@ -175,12 +175,16 @@ async fn login(
     let name = username.clone();
     let checked = db
         .run(move |conn| {
-            let Some((user, hash)) = models::user_for_login(conn, &name)? else {
-                return Ok::<_, Error>(Err("Incorrect username."));
-            };
-            match password::verify(&form.password, &hash) {
-                true => Ok(Ok(session::start(conn, user.id)?)),
-                false => Ok(Err("Incorrect password.")),
+            let found = models::user_for_login(conn, &name)?;
+            // As much work for a name no one has as for a wrong password.
+            let stored = found.as_ref().map(|(_, hash)| hash.as_str());
+            match (
+                found.as_ref(),
+                password::verify_login(&form.password, stored),
+            ) {
+                (None, _) => Ok::<_, Error>(Err("Incorrect username.")),
+                (Some(_), false) => Ok(Err("Incorrect password.")),
+                (Some((user, _)), true) => Ok(Ok(session::start(conn, user.id)?)),
             }
         })
         .await?;

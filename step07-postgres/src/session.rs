@@ -6,16 +6,16 @@
 //! until it expires, whatever happens on the server.
 
 use diesel::prelude::*;
-use stepkit::session::{new_token, token_hash};
+use stepkit::session::{SESSION_DAYS, new_token, token_hash};
 
 use crate::Timestamp;
 use crate::backend::Conn;
 use crate::models::User;
 use crate::schema::{session, user};
 
-/// How long a session lasts after logging in, as Flask's permanent
-/// sessions do: 31 days.
-pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(31);
+/// How long a session lasts after logging in: the kit's 31 days, which
+/// the cookie's `Max-Age` also says.
+pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(SESSION_DAYS);
 
 /// Starts a session for `user_id` and returns its token, for the cookie.
 /// The token is 32 random bytes; only its hash is stored, so a copy of the

@@ -1,10 +1,11 @@
 //! What every request passes through, outermost first: a number for the
-//! log, readable error bodies, panic catching, a time limit, and the whole
-//! body read (within a limit) before the step's routes see the request. Werkzeug and Flask do this for a Flask app: its error pages, its
-//! `MAX_CONTENT_LENGTH`, and the 500 page a crashing view gets.
+//! log, readable error bodies, the host check, panic catching, a time
+//! limit, and the whole body read (within a limit) before the step's routes
+//! see the request. Werkzeug and Flask do this for a Flask app: its error
+//! pages, its `MAX_CONTENT_LENGTH`, and the 500 page a crashing view gets.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Json;
@@ -62,6 +63,7 @@ where
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(known_host))
         .layer(middleware::from_fn_with_state(pages, readable_errors));
     for (name, value) in SAFETY_HEADERS {
         let value = HeaderValue::from_static(value);
@@ -70,6 +72,52 @@ where
     app
 }
 // ANCHOR_END: layers
+
+// ANCHOR: known_host
+/// Answers only requests addressed to this server by a name it answers to:
+/// `127.0.0.1`, `localhost` or `[::1]` on any port, or a name listed in
+/// `ALLOWED_HOSTS` (comma-separated, as Django's setting of that name), for
+/// a server behind a proxy. A page on another site whose name an attacker
+/// points at 127.0.0.1 (DNS rebinding) sends its own name and gets a 400.
+async fn known_host(request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|host| host.to_str());
+    match host {
+        None => next.run(request).await, // HTTP/1.0, or a test's own request
+        Some(Ok(host)) if is_known_host(host) => next.run(request).await,
+        Some(host) => {
+            let shown = crate::text::quote(host.unwrap_or("(not text)"));
+            tracing::warn!("refused a request for host {shown}");
+            let refusal = format!("This server does not answer for the host {shown}.");
+            (StatusCode::BAD_REQUEST, refusal).into_response()
+        }
+    }
+}
+
+fn is_known_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.to_ascii_lowercase();
+    ["127.0.0.1", "localhost", "[::1]"].contains(&name.as_str()) || allowed_hosts().contains(&name)
+}
+
+/// The names in `ALLOWED_HOSTS`, read once.
+fn allowed_hosts() -> &'static [String] {
+    static ALLOWED: OnceLock<Vec<String>> = OnceLock::new();
+    ALLOWED.get_or_init(|| {
+        let listed = std::env::var("ALLOWED_HOSTS").unwrap_or_default();
+        listed
+            .split(',')
+            .map(|name| name.trim().to_ascii_lowercase())
+            .filter(|name| !name.is_empty())
+            .collect()
+    })
+}
+// ANCHOR_END: known_host
 
 // ANCHOR: whole_body
 /// Reads the request's whole body before the step's routes see it, so no

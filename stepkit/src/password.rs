@@ -7,7 +7,8 @@
 //! [`HASHES_AT_ONCE`] run at a time, each in a block of memory that is
 //! allocated once and reused; the others wait their turn.
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
@@ -78,7 +79,37 @@ pub fn verify(password: &str, stored: &str) -> bool {
     }
     compute(password, algorithm, version, &params, salt).is_ok_and(|output| output == expected)
 }
+
+/// [`verify`] for a login: `stored` is `None` when no user has the name
+/// given, and then a hash made for no one is checked instead, so that a
+/// wrong name costs the server the same work, and the client the same wait,
+/// as a wrong password. Otherwise timing would tell which names exist.
+pub fn verify_login(password: &str, stored: Option<&str>) -> bool {
+    static NO_ONE: OnceLock<String> = OnceLock::new();
+    match stored {
+        Some(stored) => verify(password, stored),
+        None => {
+            let no_one = NO_ONE.get_or_init(|| hash(&new_password()).unwrap_or_default());
+            let _ = verify(password, no_one);
+            false
+        }
+    }
+}
 // ANCHOR_END: password
+
+/// A random password no one knows, for the hash that stands in for no one.
+fn new_password() -> String {
+    SaltString::generate(&mut OsRng).as_str().to_owned()
+}
+
+/// How many hashes this process has computed: each [`hash`] and each
+/// [`verify`] of a well-formed stored value counts one. Tests use it to see
+/// that a login does the same work whether or not the name exists.
+pub fn hashes_computed() -> u64 {
+    COMPUTED.load(Ordering::Relaxed)
+}
+
+static COMPUTED: AtomicU64 = AtomicU64::new(0);
 
 /// The raw hash of `password`, in memory borrowed from [`MEMORY`].
 fn compute(
@@ -93,6 +124,7 @@ fn compute(
     let argon2 = Argon2::new(algorithm, version, params.clone());
     let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
     let mut memory = Memory::take();
+    COMPUTED.fetch_add(1, Ordering::Relaxed);
     memory.blocks.resize(params.block_count(), Block::default());
     Output::init_with(length, |out| {
         Ok(argon2.hash_password_into_with_memory(

@@ -4,6 +4,7 @@
 //! step's own lesson.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::extract::Request;
@@ -17,6 +18,9 @@ use crate::Error;
 
 /// The name of the session cookie, as Flask names its own.
 pub const SESSION_COOKIE: &str = "session";
+/// How long a session lasts after logging in, in days, as Flask's
+/// permanent sessions do; the cookie's `Max-Age` says the same.
+pub const SESSION_DAYS: i64 = 31;
 /// The key's length in bytes; `SECRET_KEY` holds twice as many hex digits.
 const KEY_BYTES: usize = 64;
 /// A random 64-byte key holds about 57 different byte values, and fewer
@@ -97,14 +101,29 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 // ANCHOR: cookie
 /// The session cookie holding `value`: sent back on every path, never
-/// readable by the page's scripts (`HttpOnly`), and left off requests that
-/// other sites start, but for plain links (`SameSite=Lax`).
+/// readable by the page's scripts (`HttpOnly`), left off requests that
+/// other sites start, but for plain links (`SameSite=Lax`), and kept by
+/// the browser for [`SESSION_DAYS`] (`Max-Age`). With
+/// `SESSION_COOKIE_SECURE=1` it is also `Secure`: sent over HTTPS only.
 pub fn session_cookie(value: String) -> Cookie<'static> {
     Cookie::build((SESSION_COOKIE, value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::days(SESSION_DAYS))
+        .secure(secure_cookies())
         .build()
+}
+
+/// `SESSION_COOKIE_SECURE`, Flask's setting of that name: turn it on where
+/// the app is served over HTTPS (behind a proxy that terminates TLS), and
+/// never on plain HTTP, where the browser would then drop the cookie.
+fn secure_cookies() -> bool {
+    static SECURE: OnceLock<bool> = OnceLock::new();
+    *SECURE.get_or_init(|| {
+        let value = std::env::var("SESSION_COOKIE_SECURE").unwrap_or_default();
+        matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes")
+    })
 }
 
 /// What a response removes to end the session cookie.
@@ -150,15 +169,24 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
 
 /// True when the browser says so (`Sec-Fetch-Site: cross-site`, or
 /// `same-site`: a sibling subdomain is another site's code too), or when the
-/// `Origin` it sends is not this server's `Host`.
+/// `Origin` it sends is not `http://` and this server's `Host`. An `Origin`
+/// that is not plain ASCII text counts as another site, never as none.
 fn is_cross_site(headers: &HeaderMap) -> bool {
-    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    if matches!(text("sec-fetch-site"), Some("cross-site" | "same-site")) {
+    let text = |name: &str| headers.get(name).map(|value| value.to_str().ok());
+    if matches!(
+        text("sec-fetch-site"),
+        Some(Some("cross-site" | "same-site"))
+    ) {
         return true;
     }
     match text("origin") {
         None => false,
-        Some(origin) => origin.split_once("://").map(|(_, rest)| rest) != text("host"),
+        Some(None) => true,
+        Some(Some(origin)) => {
+            let host = text("host").flatten().unwrap_or_default();
+            let ours = [format!("http://{host}"), format!("https://{host}")];
+            host.is_empty() || !ours.iter().any(|ours| ours == origin)
+        }
     }
 }
 // ANCHOR_END: same_origin

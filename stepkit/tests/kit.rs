@@ -178,6 +178,47 @@ async fn a_body_over_the_limit_is_a_413() {
     assert!(json.starts_with(r#"{"error":"#), "{json}");
 }
 
+#[tokio::test]
+async fn only_requests_for_this_server_s_own_names_are_answered() {
+    let app = app();
+    let to = |host: &'static [u8]| {
+        let mut request = get_request("/");
+        let host = axum::http::HeaderValue::from_bytes(host).unwrap();
+        request.headers_mut().insert("host", host);
+        request
+    };
+    for host in [
+        &b"127.0.0.1:5000"[..],
+        b"localhost:80",
+        b"LOCALHOST",
+        b"[::1]:8080",
+    ] {
+        let (status, body) = send(&app, to(host)).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "home"),
+            "{host:?}"
+        );
+    }
+    // A rebinding page's own name, or a name that is not text, is a 400.
+    for host in [
+        &b"evil.example:5000"[..],
+        b"127.0.0.1.evil.example",
+        b"\xc3\xa9vil",
+    ] {
+        let (status, page) = send(&app, to(host)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{host:?}");
+        assert!(page.contains("does not answer for the host"), "{page}");
+    }
+    let mut api = to(b"evil.example");
+    *api.uri_mut() = "/api/echo".parse().unwrap();
+    let (_, json) = send(&app, api).await;
+    assert_eq!(
+        json,
+        r#"{"error":"This server does not answer for the host \"evil.example\"."}"#
+    );
+}
+
 /// A request whose body stops half-way, as when a client goes away: the
 /// first `sent` bytes, then an error instead of the rest.
 fn cut_short(uri: &str, declared: usize, sent: usize) -> Request<Body> {
@@ -354,8 +395,13 @@ mod sessions {
 
     #[test]
     fn the_session_cookie_is_http_only_and_same_site() {
+        // Secure only with SESSION_COOKIE_SECURE, which step 3's tests set.
         let cookie = session_cookie("token".into()).to_string();
-        assert_eq!(cookie, "session=token; HttpOnly; SameSite=Lax; Path=/");
+        assert_eq!(
+            cookie,
+            "session=token; HttpOnly; SameSite=Lax; Path=/; Max-Age=2678400"
+        );
+        assert_eq!(2678400, stepkit::session::SESSION_DAYS * 24 * 3600);
     }
 
     #[tokio::test]
@@ -389,9 +435,26 @@ mod sessions {
                 vec![host, ("sec-fetch-site", "same-origin")],
                 StatusCode::OK,
             ),
+            // Behind a proxy that speaks HTTPS, the origin is https://.
+            (
+                vec![host, ("origin", "https://127.0.0.1:5000")],
+                StatusCode::OK,
+            ),
+            (vec![host, ("origin", "null")], StatusCode::FORBIDDEN),
+            (
+                vec![host, ("origin", "ftp://127.0.0.1:5000")],
+                StatusCode::FORBIDDEN,
+            ),
+            (vec![("origin", "http://")], StatusCode::FORBIDDEN),
         ] {
             let (status, _) = testkit::send(&app, request(&headers)).await;
             assert_eq!(status, expected, "{headers:?}");
         }
+        // An Origin that is not ASCII text is another site, not no site.
+        let mut foreign = request(&[host]);
+        let value = axum::http::HeaderValue::from_bytes(b"http://\xc3\xa9vil.example").unwrap();
+        foreign.headers_mut().insert("origin", value);
+        let (status, _) = testkit::send(&app, foreign).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
     }
 }
