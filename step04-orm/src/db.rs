@@ -22,6 +22,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use futures_util::FutureExt;
+use stepkit::file::FileIdentity;
 
 use crate::Error;
 
@@ -130,10 +131,27 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
 }
 // ANCHOR_END: pool
 
+/// Fails in one line unless this user can write to the database: with a
+/// read-only file or folder the server would start, then fail every
+/// request. Returns the file as it is now, for [`Database::connect`].
+fn check_writable(path: &Path) -> Result<FileIdentity, Error> {
+    let mut conn = establish(path)?;
+    let unwritable = |source| Error::Unwritable {
+        path: path.to_path_buf(),
+        source,
+    };
+    conn.batch_execute(PRAGMAS).map_err(unwritable)?;
+    conn.batch_execute("BEGIN IMMEDIATE; ROLLBACK;")
+        .map_err(unwritable)?;
+    let path = path.to_path_buf();
+    FileIdentity::of(&path).map_err(|_| Error::Gone { path })
+}
+
 /// The app's database file, and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub struct Database {
     path: PathBuf,
+    file: FileIdentity,
     pool: Pool<ConnectionManager<SqliteConnection>>,
 }
 
@@ -144,6 +162,7 @@ impl Database {
     /// The database at `path`, which [`init_db`] has prepared, with a pool
     /// of up to [`POOL_SIZE`] connections, opened as requests need them.
     pub fn new(path: PathBuf) -> Result<Database, Error> {
+        let file = check_writable(&path)?;
         let manager = ConnectionManager::new(path.to_string_lossy());
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
@@ -152,7 +171,7 @@ impl Database {
             .connection_timeout(POOL_WAIT)
             .connection_customizer(Box::new(Pragmas))
             .build(manager)?;
-        Ok(Database { path, pool })
+        Ok(Database { path, file, pool })
     }
 
     pub fn path(&self) -> &Path {
@@ -162,6 +181,11 @@ impl Database {
     /// Checks a connection out of the pool, waiting if all are lent. It
     /// blocks: call it on a blocking thread, never in async code.
     pub fn connect(&self) -> Result<Pooled, Error> {
+        // The open connections would keep writing to a deleted file.
+        if !self.file.is_still_there() {
+            let path = self.path.clone();
+            return Err(Error::Gone { path });
+        }
         let conn = self.pool.get()?;
         tracing::info!("checked a connection out of the pool");
         Ok(conn)

@@ -916,6 +916,90 @@ fn slow_clients_hold_no_database_connection() {
     drop(slow);
 }
 
+/// A database deleted while the server runs: its open connections would go
+/// on writing to the unlinked file and every write would vanish when the
+/// server stops. It notices, refuses with 503, and says why in its log.
+#[test]
+fn a_database_deleted_while_serving_refuses_writes() {
+    let sandbox = sandbox();
+    let served = serve_with_a_writer(&sandbox);
+    let file = sandbox.path().join("instance/step04.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    let mut client = HttpClient::connect(served.address()).unwrap();
+    let user = r#"{"username":"lost","password":"pw"}"#;
+    let (status, _) = client.send("POST", "/api/users", Some(user)).unwrap();
+    assert_eq!(status, 503);
+    assert_eq!(client.send("GET", "/status", None).unwrap().0, 503);
+    let stopped = served.stop();
+    assert!(
+        stopped.stderr.contains(
+            "database instance/step04.sqlite was deleted or replaced while serving; restart the server"
+        ),
+        "{}",
+        stopped.stderr
+    );
+    assert!(!file.exists(), "nothing was written anywhere");
+}
+
+/// A file and folder this user cannot write: `serve` says so in one line
+/// at start, instead of starting and then failing every request. Root may
+/// write anything, so as root the server runs as `nobody` (a copy of the
+/// binary in the sandbox, which `nobody` can reach).
+#[test]
+fn a_read_only_database_is_refused_at_start_in_one_line() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["init-db"]).success);
+    let mode = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let folder = sandbox.path().join("instance");
+    mode(&folder.join("step04.sqlite"), 0o444);
+    mode(&folder, 0o555);
+    mode(sandbox.path(), 0o755);
+    let binary = sandbox.path().join("step04-orm");
+    std::fs::copy(env!("CARGO_BIN_EXE_step04-orm"), &binary).unwrap();
+    let mut command = std::process::Command::new(&binary);
+    command
+        .args(["serve", "--port", "0"])
+        .current_dir(sandbox.path())
+        .env_remove("DATABASE_URL")
+        .env("SECRET_KEY", KEY);
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    if root {
+        command.uid(65534).gid(65534);
+    }
+    let mut child = command
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that started anyway prints its URL: stop it, and fail.
+    let mut first_line = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut first_line).unwrap();
+    if !first_line.is_empty() {
+        child.kill().unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    mode(&folder, 0o755); // so that the sandbox can be removed
+    assert_eq!(first_line, "", "serve must not start");
+    assert!(!output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: cannot write to database instance/step04.sqlite: attempt to write a readonly \
+         database; the file and its folder must be writable\n"
+    );
+}
+
+/// A valid secret key, for tests whose instance folder cannot hold one.
+const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\
+                   202122232425262728292a2b2c2d2e2f000102030405060708090a0b0c0d0e0f";
+
 /// SQLite has one writer at a time; with WAL and the busy timeout, writers
 /// wait their turn instead of failing: every POST is a 201 and every row
 /// lands, and readers keep getting answers meanwhile.

@@ -36,6 +36,13 @@ pub enum Error {
     Timestamp(#[from] crate::timestamp::TimestampError),
     #[error("database error: {0}")]
     Diesel(#[from] diesel::result::Error),
+    #[error("cannot write to database {path}: {source}; the file and its folder must be writable")]
+    Unwritable {
+        path: PathBuf,
+        source: diesel::result::Error,
+    },
+    #[error("database {path} was deleted or replaced while serving; restart the server")]
+    Gone { path: PathBuf },
     #[error("no database connection: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("template error: {0}")]
@@ -55,7 +62,7 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!("request failed: {self}");
         match self {
-            Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Error::Pool(_) | Error::Gone { .. } => StatusCode::SERVICE_UNAVAILABLE.into_response(),
             _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
     }

@@ -23,6 +23,7 @@ use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use futures_util::FutureExt;
+use stepkit::file::FileIdentity;
 
 use crate::{Error, drift, migrate};
 
@@ -113,10 +114,43 @@ pub fn count_selects<T>(
     (result, count.load(Ordering::SeqCst))
 }
 
+/// Fails in one line unless this user can write to the database: with a
+/// read-only file or folder the server would start, then fail every
+/// request. Returns the file and its schema version as they are now, for
+/// [`Database::connect`] to compare with.
+fn check_writable(path: &Path) -> Result<(FileIdentity, i64), Error> {
+    let mut conn = migrate::connect(path)?;
+    let unwritable = |source| Error::Unwritable {
+        path: path.to_path_buf(),
+        source,
+    };
+    conn.batch_execute(PRAGMAS).map_err(unwritable)?;
+    conn.batch_execute("BEGIN IMMEDIATE; ROLLBACK;")
+        .map_err(unwritable)?;
+    let version = schema_version(&mut conn)?;
+    let path = path.to_path_buf();
+    let file = FileIdentity::of(&path).map_err(|_| Error::Gone { path })?;
+    Ok((file, version))
+}
+
+#[derive(QueryableByName)]
+struct SchemaVersion {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    schema_version: i64,
+}
+
+/// SQLite's count of changes to the schema, which every migration raises.
+fn schema_version(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    let row: SchemaVersion = diesel::sql_query("PRAGMA schema_version").get_result(conn)?;
+    Ok(row.schema_version)
+}
+
 /// The app's database file, and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub struct Database {
     path: PathBuf,
+    file: FileIdentity,
+    schema_version: i64,
     pool: Pool<ConnectionManager<SqliteConnection>>,
 }
 
@@ -127,6 +161,7 @@ impl Database {
     /// The database at `path`, which [`init_db`] has prepared, with a pool
     /// of up to [`POOL_SIZE`] connections, opened as requests need them.
     pub fn new(path: PathBuf) -> Result<Database, Error> {
+        let (file, schema_version) = check_writable(&path)?;
         let manager = ConnectionManager::new(path.to_string_lossy());
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
@@ -135,7 +170,12 @@ impl Database {
             .connection_timeout(POOL_WAIT)
             .connection_customizer(Box::new(Pragmas))
             .build(manager)?;
-        Ok(Database { path, pool })
+        Ok(Database {
+            path,
+            file,
+            schema_version,
+            pool,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -145,7 +185,17 @@ impl Database {
     /// Checks a connection out of the pool, waiting if all are lent. It
     /// blocks: call it on a blocking thread, never in async code.
     pub fn connect(&self) -> Result<Pooled, Error> {
-        let conn = self.pool.get()?;
+        // The open connections would keep writing to a deleted file.
+        if !self.file.is_still_there() {
+            let path = self.path.clone();
+            return Err(Error::Gone { path });
+        }
+        let mut conn = self.pool.get()?;
+        // The models were compiled for the schema the server started on.
+        if schema_version(&mut conn)? != self.schema_version {
+            let path = self.path.clone();
+            return Err(Error::Migrated { path });
+        }
         tracing::info!("checked a connection out of the pool");
         Ok(conn)
     }

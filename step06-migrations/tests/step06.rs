@@ -634,3 +634,26 @@ async fn the_app_serves_a_migrated_database() {
         "{json}"
     );
 }
+
+/// A `db downgrade` while the server runs: the models were compiled for the
+/// schema it started on, so every query would fail. The server notices the
+/// schema changed, answers 503, and its log says to restart it.
+#[test]
+fn a_database_migrated_under_a_running_server_answers_503() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let served = Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
+    let mut client = testkit::HttpClient::connect(served.address()).unwrap();
+    assert_eq!(client.send("GET", "/api/posts", None).unwrap().0, 200);
+    assert!(sandbox.run(&["db", "downgrade", "--no-backup"]).success);
+    let (status, body) = client.send("GET", "/api/posts", None).unwrap();
+    assert_eq!(status, 503, "{body}");
+    let stopped = served.stop();
+    assert!(
+        stopped.stderr.contains(
+            "database instance/step06.sqlite was migrated while serving; restart the server"
+        ),
+        "{}",
+        stopped.stderr
+    );
+}

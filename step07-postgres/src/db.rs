@@ -9,7 +9,7 @@
 //! opened, however the handler ended.
 
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -23,6 +23,7 @@ use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection
 use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use futures_util::FutureExt;
+use stepkit::file::FileIdentity;
 
 use crate::backend::{Conn, Location, check_postgres_url};
 use crate::{Error, drift, migrate};
@@ -186,10 +187,48 @@ pub fn count_selects<T>(conn: &mut Conn, work: impl FnOnce(&mut Conn) -> T) -> (
     (result, count.load(Ordering::SeqCst))
 }
 
+/// Fails in one line unless this user can write to a SQLite database: with
+/// a read-only file or folder the server would start, then fail every
+/// request. Returns the file and its schema version as they are now, for
+/// [`Database::connect`] to compare with. A server's rights are its own.
+fn check_writable(location: &Location) -> Result<Option<(FileIdentity, i64)>, Error> {
+    let Location::Sqlite(path) = location else {
+        return Ok(None);
+    };
+    let mut opened = migrate::connect(location)?;
+    let Conn::Sqlite(conn) = &mut opened else {
+        return Ok(None);
+    };
+    let unwritable = |source| Error::Unwritable {
+        path: path.to_path_buf(),
+        source,
+    };
+    conn.batch_execute(PRAGMAS).map_err(unwritable)?;
+    conn.batch_execute("BEGIN IMMEDIATE; ROLLBACK;")
+        .map_err(unwritable)?;
+    let version = schema_version(conn)?;
+    let path = path.to_path_buf();
+    let file = FileIdentity::of(&path).map_err(|_| Error::Gone { path })?;
+    Ok(Some((file, version)))
+}
+
+#[derive(QueryableByName)]
+struct SchemaVersion {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    schema_version: i64,
+}
+
+/// SQLite's count of changes to the schema, which every migration raises.
+fn schema_version(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    let row: SchemaVersion = diesel::sql_query("PRAGMA schema_version").get_result(conn)?;
+    Ok(row.schema_version)
+}
+
 /// The app's database, and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub struct Database {
     location: Location,
+    sqlite_file: Option<(FileIdentity, i64)>,
     pool: Pool<Manager>,
 }
 
@@ -200,6 +239,7 @@ impl Database {
     /// The database at `location`, which `db upgrade` has prepared, with a
     /// pool of up to [`POOL_SIZE`] connections, opened as requests need them.
     pub fn new(location: Location) -> Result<Database, Error> {
+        let sqlite_file = check_writable(&location)?;
         // A server's socket can go stale while it sits in the pool; a file cannot.
         let is_server = matches!(location, Location::Postgres(_));
         let pool = Pool::builder()
@@ -209,7 +249,11 @@ impl Database {
             .connection_timeout(POOL_WAIT)
             .connection_customizer(Box::new(Pragmas))
             .build(Manager(location.clone()))?;
-        Ok(Database { location, pool })
+        Ok(Database {
+            location,
+            sqlite_file,
+            pool,
+        })
     }
 
     pub fn location(&self) -> &Location {
@@ -219,7 +263,24 @@ impl Database {
     /// Checks a connection out of the pool, waiting if all are lent. It
     /// blocks: call it on a blocking thread, never in async code.
     pub fn connect(&self) -> Result<Pooled, Error> {
-        let conn = self.pool.get()?;
+        let gone = |path: &Path| Error::Gone {
+            path: path.to_path_buf(),
+        };
+        // The open connections would keep writing to a deleted file.
+        if let (Some((file, _)), Location::Sqlite(path)) = (&self.sqlite_file, &self.location)
+            && !file.is_still_there()
+        {
+            return Err(gone(path));
+        }
+        let mut conn = self.pool.get()?;
+        // The models were compiled for the schema the server started on.
+        if let (Some((_, version)), Conn::Sqlite(sqlite), Location::Sqlite(path)) =
+            (&self.sqlite_file, &mut *conn, &self.location)
+            && schema_version(sqlite)? != *version
+        {
+            let path = path.to_path_buf();
+            return Err(Error::Migrated { path });
+        }
         tracing::info!("checked a connection out of the pool");
         Ok(conn)
     }

@@ -843,3 +843,25 @@ async fn the_app_serves_a_migrated_database() {
         );
     }
 }
+
+/// As in step 6: a `db downgrade` of the SQLite file under a running server
+/// is noticed, answered 503, and logged with what to do.
+#[test]
+fn a_database_migrated_under_a_running_server_answers_503() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let served = Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
+    let mut client = testkit::HttpClient::connect(served.address()).unwrap();
+    assert_eq!(client.send("GET", "/api/posts", None).unwrap().0, 200);
+    assert!(sandbox.run(&["db", "downgrade", "--no-backup"]).success);
+    let (status, body) = client.send("GET", "/api/posts", None).unwrap();
+    assert_eq!(status, 503, "{body}");
+    let stopped = served.stop();
+    assert!(
+        stopped.stderr.contains(
+            "database instance/step07.sqlite was migrated while serving; restart the server"
+        ),
+        "{}",
+        stopped.stderr
+    );
+}

@@ -9,19 +9,22 @@
 //! 2. `error.rs`: what can go wrong in the kit, in one line each.
 //! 3. `setting.rs`: the database setting: `--database`, `DATABASE_URL`, or
 //!    the instance folder's file, and the values refused.
-//! 4. `logging.rs`: the log on stderr, and `RUST_LOG`.
-//! 5. `layers.rs`: what every request passes through: the whole body read
-//!    first (within a limit), a time limit, panic catching, a request
-//!    number, readable error bodies, and safety headers on every answer;
-//!    and `render`, a page from a template.
-//! 6. `serve.rs`: `serve`: 127.0.0.1, timeouts, a graceful stop on Ctrl-C
+//! 4. `file.rs`: the database file a server opened, and whether it is
+//!    still the one on disk.
+//! 5. `logging.rs`: the log on stderr, and `RUST_LOG`.
+//! 6. `layers.rs`: what every request passes through: the whole body read
+//!    first (within a limit), a time limit, panic catching, only this
+//!    server's host names, a request number, readable error bodies, and
+//!    safety headers on every answer; and `render`, a page from a template.
+//! 7. `serve.rs`: `serve`: 127.0.0.1, timeouts, a graceful stop on Ctrl-C
 //!    and SIGTERM (gunicorn's part).
-//! 7. `password.rs` (feature `sessions`): passwords as argon2 hashes, a
+//! 8. `password.rs` (feature `sessions`): passwords as argon2 hashes, a
 //!    few at a time, in memory that is reused.
-//! 8. `session.rs` (feature `sessions`): the web half of a login: the
+//! 9. `session.rs` (feature `sessions`): the web half of a login: the
 //!    secret key, the session cookie and the same-origin check.
 
 pub mod error;
+pub mod file;
 pub mod layers;
 pub mod logging;
 #[cfg(feature = "sessions")]
