@@ -1,7 +1,7 @@
 //! step02-connection-per-request: the connection's life in a request, the
 //! routes on both designs, bad input, error answers, and the real `serve`.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 
 use axum::Router;
@@ -443,4 +443,26 @@ fn output_into_a_closed_pipe_ends_quietly() {
     let (success, stderr) = sandbox().run_into_closed_pipe(&[]);
     assert!(success, "{stderr}");
     assert_eq!(stderr, "");
+}
+
+/// A body declared over the limit is refused from its header alone: the
+/// answer is 413 at once, not `100 Continue` followed by a wait for a
+/// gigabyte.
+#[test]
+fn a_body_declared_over_the_limit_is_refused_before_it_is_sent() {
+    let sandbox = sandbox();
+    let served = Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
+    let address = served.address();
+    let mut stream = TcpStream::connect(address).unwrap();
+    let head = format!(
+        "POST /users/new HTTP/1.1\r\nHost: {address}\r\nExpect: 100-continue\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut first_line = String::new();
+    std::io::BufReader::new(&stream)
+        .read_line(&mut first_line)
+        .unwrap();
+    assert_eq!(first_line, "HTTP/1.1 413 Payload Too Large\r\n");
+    assert!(served.stop().success);
 }
