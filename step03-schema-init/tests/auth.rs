@@ -339,18 +339,26 @@ fn a_flood_of_failed_logins_stays_within_bounded_memory() {
     db::add_user(&Connection::open(&path).unwrap(), "ann", "right").unwrap();
     let served = testkit::Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
     let address = served.address().to_owned();
-    let fields = "username=ann&password=wrong";
-    let login = format!(
-        "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
-        fields.len()
-    );
+    // Each guess names another user, so the per-name throttle lets every
+    // one reach the hash (a name no one has is hashed all the same).
+    let login = |name: &str| {
+        let fields = format!("username={name}&password=wrong");
+        format!(
+            "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+            fields.len()
+        )
+    };
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (address, login) = (address.clone(), login.clone());
+        .map(|client| {
+            let logins: Vec<String> = (0..EACH)
+                .map(|n| login(&format!("u{client}x{n}")))
+                .collect();
+            let address = address.clone();
             std::thread::spawn(move || {
-                (0..EACH)
-                    .filter(|_| testkit::exchange(&address, &login).starts_with("HTTP/1.1 400"))
+                logins
+                    .iter()
+                    .filter(|login| testkit::exchange(&address, login).starts_with("HTTP/1.1 400"))
                     .count()
             })
         })
@@ -411,5 +419,34 @@ fn served_cookies_are_secure_when_configured_and_foreign_hosts_are_refused() {
     assert!(
         rebound.contains("does not answer for the host"),
         "{rebound}"
+    );
+}
+
+/// Guessing is slowed down per username: after five wrong passwords in a
+/// row the next attempt, even with the right password, is a 429 that says
+/// when to try again, and no session starts.
+#[tokio::test]
+async fn a_username_that_keeps_failing_to_log_in_must_wait() {
+    let mut browser = Browser::new();
+    for _ in 0..6 {
+        let answer = browser.login("test", "wrong").await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    }
+    let answer = browser.login("test", "test").await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        answer
+            .body
+            .contains("Too many failed logins for this user; try again in 1 s."),
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.set_cookie, None);
+    assert_eq!(browser.count("SELECT count(*) FROM session"), 0);
+    // Another user is not held up.
+    db::add_user(&browser.conn(), "other", "pw").unwrap();
+    assert_eq!(
+        browser.login("other", "pw").await.status,
+        StatusCode::SEE_OTHER
     );
 }

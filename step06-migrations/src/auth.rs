@@ -17,6 +17,7 @@ use minijinja::{Environment, context};
 use serde::Deserialize;
 use stepkit::password;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie, session_cookie};
+use stepkit::throttle::Throttle;
 use stepkit::{render, text_problem};
 
 use crate::db::RequestDb;
@@ -164,14 +165,19 @@ async fn login_form(
 
 /// `POST /auth/login`: checks the password against the stored hash (on a
 /// blocking thread: argon2 is slow on purpose), then starts a session: a
-/// row in the `session` table, and its token in the signed cookie.
+/// row in the `session` table, and its token in the signed cookie. After
+/// five wrong passwords in a row, the kit's throttle makes a username wait.
 async fn login(
     State(templates): State<Arc<Environment<'static>>>,
     db: RequestDb,
     jar: SignedCookieJar,
+    throttle: Throttle,
     Form(form): Form<Credentials>,
 ) -> Result<Response, Error> {
     let username = form.username.trim().to_owned();
+    if let Err(too_soon) = throttle.check(&username) {
+        return Ok(too_soon.into_response()); // before any hash is computed
+    }
     let name = username.clone();
     let checked = db
         .run(move |conn| {
@@ -189,8 +195,12 @@ async fn login(
         })
         .await?;
     match checked {
-        Ok(token) => Ok((jar.add(session_cookie(token)), Redirect::to("/")).into_response()),
+        Ok(token) => {
+            throttle.succeeded(&username);
+            Ok((jar.add(session_cookie(token)), Redirect::to("/")).into_response())
+        }
         Err(error) => {
+            throttle.failed(&username);
             let values = context! { user => None::<User>, username, error };
             let page = render(&templates, "login.html", values)?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())

@@ -55,6 +55,9 @@ where
         templates,
         requests: Arc::default(),
     };
+    // Each app counts its own failed logins.
+    #[cfg(feature = "sessions")]
+    let routes = routes.layer(axum::Extension(crate::throttle::Throttle::default()));
     let mut app = routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(whole_body))

@@ -22,6 +22,8 @@
 //!    few at a time, in memory that is reused.
 //! 9. `session.rs` (feature `sessions`): the web half of a login: the
 //!    secret key, the session cookie and the same-origin check.
+//! 10. `throttle.rs` (feature `sessions`): a username that keeps failing to
+//!     log in waits longer and longer.
 
 pub mod error;
 pub mod file;
@@ -34,6 +36,8 @@ pub mod serve;
 pub mod session;
 pub mod setting;
 pub mod text;
+#[cfg(feature = "sessions")]
+pub mod throttle;
 
 pub use error::Error;
 pub use layers::{layers, render};

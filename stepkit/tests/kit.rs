@@ -335,6 +335,52 @@ mod sessions {
         );
     }
 
+    #[test]
+    fn a_username_that_keeps_failing_waits_longer_each_time() {
+        use std::time::Duration;
+        use stepkit::throttle::{FREE_FAILURES, Throttle, TooSoon};
+        let throttle = Throttle::default();
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(throttle.check("ann"), Ok(()));
+            throttle.failed("ann");
+        }
+        assert_eq!(throttle.check("ann"), Ok(()), "five are free");
+        throttle.failed("Ann "); // the same name, however written
+        let wait = |name| match throttle.check(name) {
+            Err(TooSoon(wait)) => wait,
+            Ok(()) => Duration::ZERO,
+        };
+        assert!(wait("ann") > Duration::from_millis(500) && wait("ann") <= Duration::from_secs(1));
+        throttle.failed("ann");
+        assert!(
+            wait("ANN") > Duration::from_millis(1500),
+            "the wait doubles"
+        );
+        assert_eq!(throttle.check("bo"), Ok(()), "other names are not held up");
+        throttle.succeeded("ann");
+        assert_eq!(
+            throttle.check("ann"),
+            Ok(()),
+            "a right password ends the count"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_login_is_a_429_that_says_when_to_try_again() {
+        use axum::response::IntoResponse;
+        let response =
+            stepkit::throttle::TooSoon(std::time::Duration::from_millis(1500)).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "2");
+        let body = axum::body::to_bytes(response.into_body(), 1000)
+            .await
+            .unwrap();
+        assert_eq!(
+            body,
+            "Too many failed logins for this user; try again in 2 s."
+        );
+    }
+
     /// 64 bytes, 48 of them different, as a generated key has about 57.
     const GOOD: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\
                         202122232425262728292a2b2c2d2e2f000102030405060708090a0b0c0d0e0f";
