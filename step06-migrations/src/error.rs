@@ -29,6 +29,8 @@ pub enum Error {
         "database {path} is {pending} migration(s) behind this program; run `db upgrade` (or `serve --migrate`)"
     )]
     Pending { path: PathBuf, pending: usize },
+    #[error("{path} is not a SQLite database (is it the right file?)")]
+    NotADatabase { path: PathBuf },
     #[error("cannot read the migrations: {0}")]
     Migration(Box<dyn std::error::Error + Send + Sync>),
     #[error("{1}; nothing was changed")]
@@ -37,9 +39,14 @@ pub enum Error {
         "the migrations would leave {0} row(s) pointing at rows that do not exist; nothing was changed"
     )]
     ForeignKeys(i64),
-    #[error("no migration has the version {0:?} (see `db history`)")]
+    #[error("no migration has the version {} (see `db history`)", stepkit::quote(.0))]
     UnknownVersion(String),
-    #[error("more than one migration starts with {0:?}; give more of its version")]
+    #[error(
+        "version {} is recorded as applied, but this program has no such migration (a newer program's?); revert it with that program, or record the version the database is really at with `db stamp VERSION`",
+        stepkit::quote(.0)
+    )]
+    UnknownApplied(String),
+    #[error("more than one migration starts with {}; give more of its version", stepkit::quote(.0))]
     AmbiguousVersion(String),
     #[error("a migration name is letters, digits and _, not {0}")]
     MigrationName(String),

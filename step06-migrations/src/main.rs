@@ -200,9 +200,14 @@ fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
 /// `db stamp VERSION`: records migrations as applied, running nothing.
 fn db_stamp(path: &Path, version: &str, out: &mut impl Write) -> Result<(), Error> {
     migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
-    let stamped = migrate::stamp(&mut migrate::connect(path)?, &MIGRATIONS, version)?;
+    let (stamped, forgotten) = migrate::stamp(&mut migrate::connect(path)?, &MIGRATIONS, version)?;
     let none = "Nothing to stamp: those are applied already.";
-    report(out, "Stamped", &stamped, none)
+    report(out, "Stamped", &stamped, none)?;
+    for version in forgotten {
+        let version = stepkit::printable(&version);
+        writeln!(out, "Forgot {version}: it is no longer recorded as applied")?;
+    }
+    Ok(())
 }
 
 /// `db check`: the drift between the database and the migrations, one line

@@ -657,3 +657,59 @@ fn a_database_migrated_under_a_running_server_answers_503() {
         stopped.stderr
     );
 }
+
+/// Messages that name the fault and the way out: a bogus version is quoted
+/// short, a file that is not a database is called that, and a version
+/// recorded as applied that no migration has (a newer program's) names
+/// `db stamp`, which records the database as being at a version exactly.
+#[test]
+fn bad_versions_and_files_are_named_with_the_way_out() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let bogus = "9".repeat(5000);
+    let run = sandbox.run(&["db", "upgrade", "--to", &bogus]);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: no migration has the version \"{}\"... (see `db history`)\n",
+            "9".repeat(40)
+        )
+    );
+    sandbox.write("notes.sqlite", "not a database, only words in a file");
+    for command in [
+        &["db", "current"][..],
+        &["db", "upgrade"],
+        &["serve", "--port", "0"],
+    ] {
+        let mut args = vec!["--database", "notes.sqlite"];
+        args.extend_from_slice(command);
+        let run = sandbox.run(&args);
+        assert!(!run.success, "{command:?}");
+        assert!(
+            run.stderr.ends_with(
+                "error: notes.sqlite is not a SQLite database (is it the right file?)\n"
+            ),
+            "{command:?}: {}",
+            run.stderr
+        );
+    }
+    let path = sandbox.path().join("instance/step06.sqlite");
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000000')")
+        .execute(&mut conn)
+        .unwrap();
+    let stuck = sandbox.run(&["db", "downgrade"]);
+    assert!(!stuck.success);
+    assert!(
+        stuck.stderr.contains("`db stamp VERSION`"),
+        "{}",
+        stuck.stderr
+    );
+    let stamped = sandbox.run(&["db", "stamp", LAST]);
+    assert_eq!(
+        stamped.stdout,
+        "Nothing to stamp: those are applied already.\n\
+         Forgot 20991231000000: it is no longer recorded as applied\n"
+    );
+    assert!(sandbox.run(&["db", "downgrade"]).success);
+}

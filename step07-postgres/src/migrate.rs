@@ -65,10 +65,24 @@ pub fn connect(location: &Location) -> Result<Conn, Error> {
         database: location.clone(),
         source,
     })?;
-    if let Conn::Sqlite(sqlite) = &mut conn {
+    if let (Conn::Sqlite(sqlite), Location::Sqlite(path)) = (&mut conn, location) {
         sqlite.batch_execute("PRAGMA busy_timeout = 5000")?;
+        not_a_database(sqlite, path)?;
     }
     Ok(conn)
+}
+
+/// Fails in words when the file is not a database at all: the first read of
+/// the file says so, and otherwise every command would report it as "cannot
+/// read the migrations".
+fn not_a_database(conn: &mut SqliteConnection, path: &Path) -> Result<(), Error> {
+    match conn.batch_execute("SELECT count(*) FROM sqlite_schema") {
+        Err(err) if err.to_string().contains("file is not a database") => {
+            let path = path.to_path_buf();
+            Err(Error::NotADatabase { path })
+        }
+        other => Ok(other?),
+    }
 }
 // ANCHOR_END: connect
 
@@ -223,7 +237,8 @@ pub fn downgrade(
         let broken_before = broken_references(conn)?;
         let mut names = Vec::new();
         for version in done.iter().rev().take(steps) {
-            let migration = find(&migrations, version)?;
+            let migration =
+                find(&migrations, version).map_err(|_| Error::UnknownApplied(version.clone()))?;
             conn.revert_migration(migration)
                 .map_err(|err| Error::MigrationFailed(migration.name().to_string(), err))?;
             names.push(migration.name().to_string());
@@ -287,16 +302,24 @@ pub fn pending(
         .count())
 }
 
-/// `db stamp VERSION`: records `version` and every older migration as
-/// applied, running nothing, as `flask db stamp` does. It adopts a database
-/// made before there were migrations, such as one step 5's `init-db` made.
+/// `db stamp VERSION`: records the database as being at `version` exactly,
+/// running nothing, as `flask db stamp` does: `version` and every older
+/// migration are recorded as applied, and any later or unknown version is
+/// forgotten. It adopts a database made before there were migrations, such
+/// as one step 5's `init-db` made, and is the way out when a version this
+/// program does not know is recorded. Returns the names stamped and the
+/// versions forgotten.
 pub fn stamp(
     conn: &mut Conn,
     source: &impl MigrationSource<MultiBackend>,
     version: &str,
-) -> Result<Vec<String>, Error> {
+) -> Result<(Vec<String>, Vec<String>), Error> {
     let migrations = all_migrations(source)?;
     let last = find(&migrations, version)?.name().version().to_string();
+    let known: Vec<String> = migrations
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
     conn.transaction(|conn| {
         let done = applied(conn)?; // also creates diesel's table of versions
         let mut stamped = Vec::new();
@@ -310,7 +333,16 @@ pub fn stamp(
                 stamped.push(migration.name().to_string());
             }
         }
-        Ok(stamped)
+        let mut forgotten = Vec::new();
+        for version in done {
+            if version > last || !known.contains(&version) {
+                use versions::__diesel_schema_migrations as applied_versions;
+                let row = applied_versions::table.filter(applied_versions::version.eq(&version));
+                diesel::delete(row).execute(conn)?;
+                forgotten.push(version);
+            }
+        }
+        Ok((stamped, forgotten))
     })
 }
 
