@@ -74,7 +74,7 @@ fn migrated_afresh(
     let migrate_and_look = |fresh: &mut Conn| -> Result<Picture, Error> {
         upgrade(fresh, source, None)?;
         let mut picture = Picture::of(fresh)?;
-        picture.schema_rs_drift = schema_rs_drift(fresh)?;
+        picture.schema_rs_drift = schema_rs_drift(fresh, "the migrations make")?;
         Ok(picture)
     };
     match conn {
@@ -237,8 +237,9 @@ fn definition_drift(
     drift
 }
 
-/// Where `schema.rs` and the migrated tables disagree about columns.
-fn schema_rs_drift(fresh: &mut Conn) -> Result<Vec<String>, Error> {
+/// Where `schema.rs` and the tables of `conn` disagree about columns; each
+/// line ends "but {they} {table}(...)". It only reads.
+pub fn schema_rs_drift(conn: &mut Conn, they: &str) -> Result<Vec<String>, Error> {
     let declared = [
         (
             "user",
@@ -255,7 +256,7 @@ fn schema_rs_drift(fresh: &mut Conn) -> Result<Vec<String>, Error> {
             .to_string(),
         ),
     ];
-    let columns = match fresh {
+    let columns = match conn {
         Conn::Sqlite(_) => "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
         Conn::Postgres(_) => {
             "SELECT column_name AS name FROM information_schema.columns
@@ -266,7 +267,7 @@ fn schema_rs_drift(fresh: &mut Conn) -> Result<Vec<String>, Error> {
     for (table, select) in declared {
         let migrated: Vec<String> = diesel::sql_query(columns)
             .bind::<Text, _>(table)
-            .load::<Name>(fresh)?
+            .load::<Name>(conn)?
             .into_iter()
             .map(|column| column.name)
             .collect();
@@ -287,7 +288,7 @@ fn schema_rs_drift(fresh: &mut Conn) -> Result<Vec<String>, Error> {
             .collect();
         if migrated != in_schema_rs {
             drift.push(format!(
-                "schema.rs declares {table}({}) but the migrations make {table}({})",
+                "schema.rs declares {table}({}) but {they} {table}({})",
                 in_schema_rs.join(", "),
                 migrated.join(", ")
             ));

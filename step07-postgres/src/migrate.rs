@@ -105,6 +105,31 @@ pub fn applied(conn: &mut Conn) -> Result<Vec<String>, Error> {
     Ok(versions)
 }
 
+/// The versions recorded as applied, read without creating anything (none
+/// when diesel's table of versions does not exist yet), where [`applied`]
+/// creates that table first. `serve` reads them this way, so that serving
+/// needs only the rights the app's own queries need.
+pub fn recorded(conn: &mut Conn) -> Result<Vec<String>, Error> {
+    let table = match conn {
+        Conn::Sqlite(_) => {
+            "SELECT name FROM sqlite_schema WHERE name = '__diesel_schema_migrations'"
+        }
+        Conn::Postgres(_) => {
+            "SELECT tablename AS name FROM pg_tables
+             WHERE schemaname = current_schema() AND tablename = '__diesel_schema_migrations'"
+        }
+    };
+    if diesel::sql_query(table).load::<Name>(conn)?.is_empty() {
+        return Ok(Vec::new());
+    }
+    use versions::__diesel_schema_migrations as applied_versions;
+    let mut versions: Vec<String> = applied_versions::table
+        .select(applied_versions::version)
+        .load(conn)?;
+    versions.sort();
+    Ok(versions)
+}
+
 /// Fails unless `wanted` names exactly one migration of `source`: checked
 /// before a command opens (and so perhaps creates) the database.
 pub fn check_version(
@@ -294,7 +319,7 @@ pub fn pending(
     conn: &mut Conn,
     source: &impl MigrationSource<MultiBackend>,
 ) -> Result<usize, Error> {
-    let done = applied(conn)?;
+    let done = recorded(conn)?;
     let migrations = all_migrations(source)?;
     Ok(migrations
         .iter()

@@ -205,3 +205,34 @@ async fn the_search_finds_a_name_beyond_a_to_z_on_both_databases() {
         }
     }
 }
+
+/// In production the app's role may read and write rows, not change the
+/// schema: `db upgrade` runs as the owner, `serve` as the app. Serving then
+/// needs no CREATE right anywhere: its start-up checks only read.
+#[test]
+fn serving_needs_only_the_rights_the_app_uses() {
+    let Some(database) = testkit::backends::PgDatabase::create() else {
+        return;
+    };
+    let sandbox = sandbox();
+    let owner = [("DATABASE_URL", database.url())];
+    assert!(sandbox.run_with_env(&["db", "upgrade"], &owner).success);
+    let app_url = database.app_role_url();
+    let env = [("DATABASE_URL", app_url.as_str()), ("RUST_LOG", "warn")];
+    let served = testkit::Served::start(&sandbox, &[], &env);
+    let mut client = testkit::HttpClient::connect(served.address()).unwrap();
+    let user = r#"{"username":"ann","password":"pw"}"#;
+    assert_eq!(
+        client.send("POST", "/api/users", Some(user)).unwrap().0,
+        201
+    );
+    assert_eq!(client.send("GET", "/api/posts", None).unwrap().0, 200);
+    let stopped = served.stop();
+    assert!(stopped.success, "{}", stopped.stderr);
+    // The role really has no right to change the schema.
+    let upgrade = sandbox.run_with_env(
+        &["db", "downgrade", "--no-backup"],
+        &[("DATABASE_URL", &app_url)],
+    );
+    assert!(!upgrade.success, "{}", upgrade.stdout);
+}

@@ -101,6 +101,32 @@ impl PgDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// The URL of a role made for this database that may only read and
+    /// write the rows of the tables it holds now, as an app's role should in
+    /// production: SELECT, INSERT, UPDATE and DELETE, and no CREATE
+    /// anywhere. Dropped with the database.
+    pub fn app_role_url(&self) -> String {
+        let role = format!("{}_app", self.name);
+        admin(&self.server)
+            .batch_execute(&format!(
+                "CREATE ROLE {role} LOGIN PASSWORD 'app'; GRANT CONNECT ON DATABASE {} TO {role}",
+                self.name
+            ))
+            .unwrap_or_else(|err| panic!("cannot create role {role}: {err}"));
+        let mut conn = PgConnection::establish(&self.url)
+            .unwrap_or_else(|err| panic!("cannot connect to {}: {err}", self.name));
+        conn.batch_execute(&format!(
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+             GRANT USAGE ON SCHEMA public TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"
+        ))
+        .unwrap_or_else(|err| panic!("cannot grant {role} its rights: {err}"));
+        let at = self.url.find('@').expect("the server URL has credentials");
+        let scheme_end = self.url.find("://").expect("a URL") + 3;
+        format!("{}{role}:app{}", &self.url[..scheme_end], &self.url[at..])
+    }
 }
 
 impl Drop for PgDatabase {
@@ -108,6 +134,10 @@ impl Drop for PgDatabase {
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         if let Err(err) = admin(&self.server).batch_execute(&sql) {
             eprintln!("cannot drop database {}: {err}", self.name);
+        }
+        let role = format!("DROP ROLE IF EXISTS {}_app", self.name);
+        if let Err(err) = admin(&self.server).batch_execute(&role) {
+            eprintln!("cannot drop role {}_app: {err}", self.name);
         }
     }
 }
