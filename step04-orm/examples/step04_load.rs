@@ -224,6 +224,7 @@ async fn measure_all(app: Router, load: &Load) -> Result<Vec<Measured>, BoxError
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stopped.await.unwrap_or_default() });
     let server = tokio::spawn(server.into_future());
+    SESSION.set(log_in(address).await?).ok();
     let mut measured = Vec::new();
     for row in &ROWS {
         measured.push(measure(address, row, load).await?);
@@ -298,12 +299,38 @@ async fn send(
     Ok((latencies, not_2xx))
 }
 
+/// The session cookie of user 1, which the API's writes need.
+static SESSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Logs in as user 1 (`POST /auth/login`) and returns the session cookie.
+async fn log_in(address: SocketAddr) -> Result<String, BoxError> {
+    let stream = TcpStream::connect(address).await?;
+    let (mut client, connection) = handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let request = Request::post("/auth/login")
+        .header(header::HOST, "127.0.0.1")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from_static(
+            b"username=user1&password=password%201",
+        )))?;
+    let response = client.send_request(request).await?;
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .ok_or("no session cookie")?;
+    let pair = cookie.to_str()?.split(';').next().unwrap_or_default();
+    Ok(pair.to_owned())
+}
+
 /// Sends the row's request, reads the whole answer and returns its status.
 async fn call(client: &mut Client, row: &Row) -> Result<StatusCode, BoxError> {
     let mut request = Request::builder()
         .method(row.method())
         .uri(row.path)
         .header(header::HOST, "127.0.0.1");
+    if let Some(cookie) = SESSION.get() {
+        request = request.header(header::COOKIE, cookie);
+    }
     if !row.body.is_empty() {
         request = request.header(header::CONTENT_TYPE, "application/json");
     }

@@ -1,20 +1,23 @@
 //! The JSON API, a blueprint mounted at `/api`: CRUD on users and posts,
 //! paginated lists, and the input rules the pages share. Every answer is
 //! JSON; a 4xx names the field at fault, and a refused request writes
-//! nothing.
+//! nothing. A write needs a session (the login of `auth.rs`), and a user
+//! may change only their own account.
 
-use axum::extract::{FromRequestParts, OriginalUri, Path, Query};
+use axum::extract::{FromRef, FromRequestParts, OriginalUri, Path, Query};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use axum_extra::extract::cookie::Key;
 use diesel::result::Error as DieselError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stepkit::quote;
 
 use crate::Error;
+use crate::auth::CurrentUser;
 use crate::db::RequestDb;
 use crate::models::{
     self, NewPost, Page, PostChanges, PostWithAuthor, foreign_key, post_problem, unique,
@@ -28,7 +31,11 @@ pub const MAX_PER_PAGE: i64 = 100;
 // ANCHOR: router
 /// The API's routes, for any app state: they need only the request's
 /// connection.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+pub fn router<S>() -> Router<S>
+where
+    Key: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         .route("/users", get(list_users).post(create_user))
         .route(
@@ -115,6 +122,31 @@ fn api_error(status: StatusCode, field: &str, message: impl Into<String>) -> Res
     (status, Json(body)).into_response()
 }
 
+// ANCHOR: owner_only
+/// The answer to a write without a session: the API changes nothing for
+/// a visitor who has not logged in.
+fn log_in_first() -> Response {
+    let message = "log in first: POST /auth/login starts a session";
+    api_error(StatusCode::UNAUTHORIZED, "session", message)
+}
+
+/// The answer to a write on someone else's user or post.
+fn not_yours(what: &str, id: i64) -> Response {
+    let message = format!("{what} {id} is not yours to change");
+    api_error(StatusCode::FORBIDDEN, "id", message)
+}
+
+/// The one owner check, for users and posts: `None` lets the write go on,
+/// for `owner` logged in; anyone else gets the refusal to answer with.
+fn owner_only(me: Option<&models::User>, what: &str, id: i64, owner: i64) -> Option<Response> {
+    match me {
+        None => Some(log_in_first()),
+        Some(me) if me.id != owner => Some(not_yours(what, id)),
+        Some(_) => None,
+    }
+}
+// ANCHOR_END: owner_only
+
 fn not_found(what: &str, id: i64) -> Response {
     api_error(
         StatusCode::NOT_FOUND,
@@ -198,9 +230,13 @@ pub struct UserChanges {
 /// `PATCH /api/users/{id}`: 200 with the user as it is now.
 async fn update_user(
     db: RequestDb,
+    CurrentUser(me): CurrentUser,
     Path(id): Path<i64>,
     Json(changes): Json<UserChanges>,
 ) -> Result<Response, Error> {
+    if let Some(refusal) = owner_only(me.as_ref(), "user", id, id) {
+        return Ok(refusal);
+    }
     let username = changes
         .username
         .as_deref()
@@ -240,7 +276,14 @@ async fn update_user(
 // ANCHOR: delete_user
 /// `DELETE /api/users/{id}`: 204, or 409 while the user still has posts
 /// (the foreign key refuses; nothing is deleted), or 404.
-async fn delete_user(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error> {
+async fn delete_user(
+    db: RequestDb,
+    CurrentUser(me): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    if let Some(refusal) = owner_only(me.as_ref(), "user", id, id) {
+        return Ok(refusal);
+    }
     let deleted = db
         .run(move |conn| foreign_key(models::delete_user(conn, id).map_err(Error::from)))
         .await?;
@@ -266,7 +309,14 @@ pub struct PostInput {
 
 /// `POST /api/posts`: 201 with the new post, or 422 naming `author_id` when
 /// no such user exists (the foreign key says so).
-async fn create_post(db: RequestDb, Json(input): Json<PostInput>) -> Result<Response, Error> {
+async fn create_post(
+    db: RequestDb,
+    CurrentUser(me): CurrentUser,
+    Json(input): Json<PostInput>,
+) -> Result<Response, Error> {
+    if me.is_none() {
+        return Ok(log_in_first());
+    }
     if let Some((field, problem)) = post_problem(Some(&input.title), Some(&input.body)) {
         return Ok(api_error(StatusCode::BAD_REQUEST, field, problem));
     }
@@ -340,9 +390,13 @@ pub struct PostPatch {
 /// `PATCH /api/posts/{id}`: 200 with the post as it is now.
 async fn update_post(
     db: RequestDb,
+    CurrentUser(me): CurrentUser,
     Path(id): Path<i64>,
     Json(patch): Json<PostPatch>,
 ) -> Result<Response, Error> {
+    if me.is_none() {
+        return Ok(log_in_first());
+    }
     if let Some((field, problem)) = post_problem(patch.title.as_deref(), patch.body.as_deref()) {
         return Ok(api_error(StatusCode::BAD_REQUEST, field, problem));
     }
@@ -367,7 +421,14 @@ async fn update_post(
 }
 
 /// `DELETE /api/posts/{id}`: 204, or 404.
-async fn delete_post(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error> {
+async fn delete_post(
+    db: RequestDb,
+    CurrentUser(me): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    if me.is_none() {
+        return Ok(log_in_first());
+    }
     Ok(
         match db.run(move |conn| models::delete_post(conn, id)).await? {
             true => StatusCode::NO_CONTENT.into_response(),

@@ -17,10 +17,12 @@ fn sandbox() -> Sandbox {
     Sandbox::new(env!("CARGO_BIN_EXE_step04-orm"))
 }
 
-/// An app on a fresh database in a folder the test owns.
+/// An app on a fresh database in a folder the test owns, and the session
+/// cookie of whoever logged in last (the API's writes need one).
 struct TestApp {
     dir: TempDir,
     app: Router,
+    cookie: std::sync::Mutex<Option<String>>,
 }
 
 impl TestApp {
@@ -29,7 +31,32 @@ impl TestApp {
         let path = dir.path().join("test.sqlite");
         db::init_db(&path).unwrap();
         let app = create_app(Config::testing(path)).unwrap();
-        TestApp { dir, app }
+        let cookie = std::sync::Mutex::new(None);
+        TestApp { dir, app, cookie }
+    }
+
+    /// Logs in through `/auth/login`; the API calls after it carry the
+    /// session cookie.
+    async fn login(&self, username: &str, password: &str) {
+        let form = format!("username={username}&password={password}");
+        let request = Request::post("/auth/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(self.app.clone(), request)
+            .await
+            .unwrap();
+        let set_cookie = response.headers().get("set-cookie").map(|value| {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            pair.to_owned()
+        });
+        assert!(set_cookie.is_some(), "{username} logged in");
+        *self.cookie.lock().unwrap() = set_cookie;
+    }
+
+    /// Forgets the session cookie: the next calls are anonymous.
+    fn log_out(&self) {
+        *self.cookie.lock().unwrap() = None;
     }
 
     fn conn(&self) -> SqliteConnection {
@@ -43,7 +70,10 @@ impl TestApp {
 
     /// Sends a request with a JSON body (or none) and parses the answer.
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let request = Request::builder().method(method).uri(uri);
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(cookie) = self.cookie.lock().unwrap().as_deref() {
+            request = request.header("cookie", cookie);
+        }
         let request = match body {
             Some(body) => request
                 .header("content-type", "application/json")
@@ -74,11 +104,12 @@ impl TestApp {
             .dump
     }
 
-    /// Adds a user and returns its id.
+    /// Adds a user (password `secret`), logs in as them, and returns the id.
     async fn user(&self, name: &str) -> i64 {
         let body = json!({ "username": name, "password": "secret" });
         let (status, answer) = self.call(Method::POST, "/api/users", Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
+        self.login(name, "secret").await;
         answer["id"].as_i64().unwrap()
     }
 
@@ -192,6 +223,7 @@ async fn users_are_created_read_listed_changed_and_deleted() {
         !test.dump().contains(":secret"),
         "the password was stored as typed"
     );
+    test.login("ann", "secret").await; // the writes below need a session
 
     assert_eq!(
         test.call(Method::GET, "/api/users/1", None).await,
@@ -221,6 +253,12 @@ async fn users_are_created_read_listed_changed_and_deleted() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // The new password ended the session it was changed in.
+    assert_eq!(
+        test.call(Method::DELETE, "/api/users/1", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    test.login("anna", "new%20secret").await;
 
     assert_eq!(
         test.call(Method::DELETE, "/api/users/1", None).await,
@@ -307,6 +345,8 @@ async fn a_user_with_posts_cannot_be_deleted() {
 #[tokio::test]
 async fn a_post_for_a_missing_author_names_author_id() {
     let test = TestApp::new();
+    test.user("ann").await;
+    let before = test.dump();
     let body = json!({ "author_id": 99, "title": "Orphan", "body": "?" });
     let (status, answer) = test.call(Method::POST, "/api/posts", Some(body)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -314,7 +354,60 @@ async fn a_post_for_a_missing_author_names_author_id() {
         answer,
         json!({ "error": "no user with id 99", "field": "author_id" })
     );
-    assert_eq!(test.dump(), "#");
+    assert_eq!(test.dump(), before);
+}
+
+/// The API's writes need a session, and a user may change only their own
+/// account: anonymous or someone else's writes are refused and write
+/// nothing. (Which posts a user may change is step 5's lesson.)
+#[tokio::test]
+async fn the_api_writes_nothing_without_a_session_or_for_someone_else() {
+    let test = TestApp::new();
+    let ann = test.user("ann").await;
+    let post = test.post_at(ann, "2024-03-05 14:07:30", "Kept");
+    test.user("bo").await; // now logged in as bo
+    let before = test.dump();
+    let not_yours = json!({ "error": "user 1 is not yours to change", "field": "id" });
+    assert_eq!(
+        test.call(
+            Method::PATCH,
+            "/api/users/1",
+            Some(json!({ "password": "mine now" }))
+        )
+        .await,
+        (StatusCode::FORBIDDEN, not_yours.clone())
+    );
+    assert_eq!(
+        test.call(Method::DELETE, "/api/users/1", None).await,
+        (StatusCode::FORBIDDEN, not_yours)
+    );
+    test.log_out();
+    let log_in_first =
+        json!({ "error": "log in first: POST /auth/login starts a session", "field": "session" });
+    let post_body = json!({ "author_id": ann, "title": "t", "body": "b" });
+    for (method, uri, body) in [
+        (
+            Method::PATCH,
+            "/api/users/1".to_owned(),
+            Some(json!({ "username": "x" })),
+        ),
+        (Method::DELETE, "/api/users/1".to_owned(), None),
+        (Method::POST, "/api/posts".to_owned(), Some(post_body)),
+        (
+            Method::PATCH,
+            format!("/api/posts/{post}"),
+            Some(json!({ "title": "x" })),
+        ),
+        (Method::DELETE, format!("/api/posts/{post}"), None),
+    ] {
+        let shown = format!("{method} {uri}");
+        assert_eq!(
+            test.call(method, &uri, body).await,
+            (StatusCode::UNAUTHORIZED, log_in_first.clone()),
+            "{shown}"
+        );
+    }
+    assert_eq!(test.dump(), before);
 }
 
 #[test]
@@ -430,7 +523,7 @@ async fn bad_input_is_refused_with_a_json_error_and_writes_nothing() {
             Method::PATCH,
             "/api/users/99",
             json!({ "username": "zed" }),
-            StatusCode::NOT_FOUND,
+            StatusCode::FORBIDDEN,
             "id",
         ),
         (
@@ -849,11 +942,12 @@ fn post_count(sandbox: &Sandbox) -> i64 {
 /// `clients` threads, each on its own keep-alive connection, each sending
 /// `each` posts at once; returns every status answered.
 fn write_at_once(address: &str, clients: usize, each: usize) -> Vec<u16> {
+    let cookie = testkit::log_in(address, "writer", "pw");
     let threads: Vec<_> = (0..clients)
         .map(|client| {
-            let address = address.to_owned();
+            let (address, cookie) = (address.to_owned(), cookie.clone());
             std::thread::spawn(move || {
-                let mut connection = HttpClient::connect(&address).unwrap();
+                let mut connection = HttpClient::connect(&address).unwrap().with_cookie(&cookie);
                 (0..each)
                     .map(|n| {
                         let body =
@@ -882,20 +976,7 @@ fn slow_clients_hold_no_database_connection() {
     let sandbox = sandbox();
     let served = serve_with_a_writer(&sandbox);
     let address = served.address();
-    let fields = "username=writer&password=pw";
-    let login = testkit::exchange(
-        address,
-        &format!(
-            "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
-            fields.len()
-        ),
-    );
-    let cookie = login
-        .lines()
-        .find_map(|line| line.strip_prefix("set-cookie: "))
-        .and_then(|set| set.split(';').next())
-        .unwrap_or_else(|| panic!("a session cookie in {login}"));
+    let cookie = testkit::log_in(address, "writer", "pw");
     let head = format!(
         "POST /auth/register HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
@@ -1056,11 +1137,13 @@ fn a_killed_server_keeps_every_acknowledged_write() {
     let sandbox = sandbox();
     let served = serve_with_a_writer(&sandbox);
     let (acknowledged, acks) = std::sync::mpsc::channel::<String>();
+    let cookie = testkit::log_in(served.address(), "writer", "pw");
     let writers: Vec<_> = (0..4)
         .map(|client| {
             let (address, acknowledged) = (served.address().to_owned(), acknowledged.clone());
+            let cookie = cookie.clone();
             std::thread::spawn(move || {
-                let mut connection = HttpClient::connect(&address).unwrap();
+                let mut connection = HttpClient::connect(&address).unwrap().with_cookie(&cookie);
                 for n in 0..2_000 {
                     let title = format!("c{client} n{n}");
                     let body = format!(r#"{{"author_id":1,"title":"{title}","body":"crash"}}"#);

@@ -1,7 +1,8 @@
 //! The JSON API, a blueprint mounted at `/api`: CRUD on users and posts,
 //! paginated lists, and the input rules the pages share. Every answer is
 //! JSON; a 4xx names the field at fault, and a refused request writes
-//! nothing.
+//! nothing. A write needs a session (the login of `auth.rs`), a user may
+//! change only their own account, and a post only its author.
 
 use axum::extract::{FromRef, FromRequestParts, OriginalUri, Path, Query};
 use axum::http::request::Parts;

@@ -310,13 +310,24 @@ impl Drop for Served {
 pub struct HttpClient {
     address: String,
     stream: BufReader<TcpStream>,
+    cookie: Option<String>,
 }
 
 impl HttpClient {
     pub fn connect(address: &str) -> std::io::Result<HttpClient> {
         let stream = BufReader::new(TcpStream::connect(address)?);
         let address = address.to_owned();
-        Ok(HttpClient { address, stream })
+        Ok(HttpClient {
+            address,
+            stream,
+            cookie: None,
+        })
+    }
+
+    /// The same client, sending `cookie` (`session=...`) with every request.
+    pub fn with_cookie(mut self, cookie: &str) -> HttpClient {
+        self.cookie = Some(cookie.to_owned());
+        self
     }
 
     /// Sends one request (with a JSON body, if any) and reads the answer:
@@ -328,8 +339,12 @@ impl HttpClient {
         json: Option<&str>,
     ) -> std::io::Result<(u16, String)> {
         let body = json.unwrap_or_default();
+        let cookie = match &self.cookie {
+            Some(cookie) => format!("Cookie: {cookie}\r\n"),
+            None => String::new(),
+        };
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{cookie}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.address,
             body.len()
         );
@@ -377,6 +392,26 @@ pub fn exchange(address: &str, request: &str) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("an answer");
     answer
+}
+
+/// Logs in on a served step (`POST /auth/login`) and returns its session
+/// cookie, as `session=...`.
+pub fn log_in(address: &str, username: &str, password: &str) -> String {
+    let fields = format!("username={username}&password={password}");
+    let answer = exchange(
+        address,
+        &format!(
+            "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+            fields.len()
+        ),
+    );
+    answer
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .and_then(|set| set.split(';').next())
+        .unwrap_or_else(|| panic!("a session cookie in {answer}"))
+        .to_owned()
 }
 
 /// Opens a connection and sends `head` (a request line and headers, ending
