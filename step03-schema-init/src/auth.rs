@@ -18,7 +18,7 @@ use serde::Deserialize;
 use stepkit::password;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie, session_cookie};
 use stepkit::throttle::Throttle;
-use stepkit::{render, text_problem};
+use stepkit::{name_problem, normal_name, render, text_problem};
 
 use crate::db::{self, RequestDb, User};
 use crate::{Error, session};
@@ -126,7 +126,7 @@ async fn register(
     db: RequestDb,
     Form(form): Form<Credentials>,
 ) -> Result<Response, Error> {
-    let username = form.username.trim().to_owned();
+    let username = normal_name(&form.username);
     if let Some(error) = problem_with(&username, &form.password) {
         let page = render(&templates, "register.html", context! { username, error })?;
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
@@ -165,7 +165,7 @@ pub fn problem_with(username: &str, password: &str) -> Option<String> {
     if password.is_empty() {
         return Some("Password is required.".to_owned());
     }
-    text_problem("username", username, MAX_NAME_CHARS, false)
+    name_problem("username", username, MAX_NAME_CHARS)
         .or_else(|| text_problem("password", password, usize::MAX, false))
 }
 
@@ -192,7 +192,7 @@ async fn login(
     throttle: Throttle,
     Form(form): Form<Credentials>,
 ) -> Result<Response, Error> {
-    let username = form.username.trim().to_owned();
+    let username = normal_name(&form.username);
     if let Err(too_soon) = throttle.check(&username) {
         return Ok(too_soon.into_response()); // before any hash is computed
     }

@@ -450,3 +450,43 @@ async fn a_username_that_keeps_failing_to_log_in_must_wait() {
         StatusCode::SEE_OTHER
     );
 }
+
+/// Lookalike names: one name whatever its case (A to Z) or however its
+/// accents were typed, and no name with characters that cannot be seen.
+#[tokio::test]
+async fn a_name_that_only_looks_different_is_refused() {
+    let mut browser = Browser::new();
+    for (first, twin) in [("ann", "ANN"), ("\u{e9}mile", "e\u{301}mile")] {
+        let form = format!("username={first}&password=pw");
+        assert_eq!(
+            browser.post("/auth/register", &form).await.status,
+            StatusCode::SEE_OTHER
+        );
+        let answer = browser
+            .post("/auth/register", &format!("username={twin}&password=pw"))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CONFLICT,
+            "{twin:?}: {}",
+            answer.body
+        );
+    }
+    let answer = browser
+        .post("/auth/register", "username=adm%E2%80%AEnimgpj&password=pw")
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.body.contains("cannot be seen (U+202E)"),
+        "{}",
+        answer.body
+    );
+    // Logging in finds the one name however it is typed.
+    assert_eq!(
+        browser.login("Ann", "pw").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let names =
+        browser.count("SELECT count(*) FROM user WHERE username IN ('ann', '\u{e9}mile', 'test')");
+    assert_eq!((names, browser.count("SELECT count(*) FROM user")), (3, 3));
+}

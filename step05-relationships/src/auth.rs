@@ -18,7 +18,7 @@ use serde::Deserialize;
 use stepkit::password;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie, session_cookie};
 use stepkit::throttle::Throttle;
-use stepkit::{render, text_problem};
+use stepkit::{normal_name, render, text_problem};
 
 use crate::db::RequestDb;
 use crate::models::{self, MAX_NAME_CHARS, User, unique};
@@ -121,7 +121,7 @@ async fn register(
     db: RequestDb,
     Form(form): Form<Credentials>,
 ) -> Result<Response, Error> {
-    let username = form.username.trim().to_owned();
+    let username = normal_name(&form.username);
     if let Some(error) = problem_with(&username, &form.password) {
         let page = render(&templates, "register.html", context! { username, error })?;
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
@@ -174,7 +174,7 @@ async fn login(
     throttle: Throttle,
     Form(form): Form<Credentials>,
 ) -> Result<Response, Error> {
-    let username = form.username.trim().to_owned();
+    let username = normal_name(&form.username);
     if let Err(too_soon) = throttle.check(&username) {
         return Ok(too_soon.into_response()); // before any hash is computed
     }

@@ -9,7 +9,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 use stepkit::password;
-use stepkit::text_problem;
+use stepkit::{name_problem, text_problem};
 
 use crate::Error;
 use crate::schema::{post, session, user};
@@ -484,7 +484,7 @@ pub fn user_problem(
     username: Option<&str>,
     password: Option<&str>,
 ) -> Option<(&'static str, String)> {
-    let username = username.and_then(|name| text_problem("username", name, MAX_NAME_CHARS, false));
+    let username = username.and_then(|name| name_problem("username", name, MAX_NAME_CHARS));
     let password = password.and_then(|word| text_problem("password", word, usize::MAX, false));
     username
         .map(|problem| ("username", problem))

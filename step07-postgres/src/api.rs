@@ -14,7 +14,7 @@ use axum_extra::extract::cookie::Key;
 use diesel::result::Error as DieselError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use stepkit::quote;
+use stepkit::{normal_name, quote};
 
 use crate::Error;
 use crate::auth::CurrentUser;
@@ -170,7 +170,7 @@ pub struct UserInput {
 /// `POST /api/users`: 201 with the new user (never the hash), 400 naming
 /// the field at fault, or 409 if the username is taken.
 async fn create_user(db: RequestDb, Json(input): Json<UserInput>) -> Result<Response, Error> {
-    let username = input.username.trim().to_owned();
+    let username = normal_name(&input.username);
     if let Some((field, problem)) = user_problem(Some(&username), Some(&input.password)) {
         return Ok(api_error(StatusCode::BAD_REQUEST, field, problem));
     }
@@ -231,11 +231,7 @@ async fn update_user(
     if let Some(refusal) = owner_only(me.as_ref(), "user", id, id) {
         return Ok(refusal);
     }
-    let username = changes
-        .username
-        .as_deref()
-        .map(str::trim)
-        .map(str::to_owned);
+    let username = changes.username.as_deref().map(normal_name);
     if let Some((field, problem)) = user_problem(username.as_deref(), changes.password.as_deref()) {
         return Ok(api_error(StatusCode::BAD_REQUEST, field, problem));
     }

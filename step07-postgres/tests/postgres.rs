@@ -236,3 +236,18 @@ fn serving_needs_only_the_rights_the_app_uses() {
     );
     assert!(!upgrade.success, "{}", upgrade.stdout);
 }
+
+/// One name whatever its case, A to Z, on both databases: SQLite's column
+/// is `COLLATE NOCASE`, PostgreSQL's has a unique index on `lower()`.
+#[test]
+fn a_name_in_another_case_is_taken_on_both_databases() {
+    use step07_postgres::models::{create_user, unique};
+    for database in TestDatabase::each() {
+        let location = db::location(Some(&database.setting())).unwrap();
+        let mut conn = migrate::connect(&location).unwrap();
+        migrate::upgrade(&mut conn, migrate::embedded(&location), None).unwrap();
+        create_user(&mut conn, "ann", "pw").unwrap();
+        let twin = unique(create_user(&mut conn, "ANN", "pw")).unwrap();
+        assert!(twin.is_none(), "{}: ANN beside ann", database.backend());
+    }
+}

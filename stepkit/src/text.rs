@@ -49,6 +49,41 @@ pub fn text_problem(field: &str, value: &str, max_chars: usize, lines: bool) -> 
     }
 }
 
+/// A name as it is stored and compared: trimmed, and in Unicode's composed
+/// form (NFC), so that "é" typed as "e" plus a combining accent is the same
+/// name as "é" typed as one character.
+pub fn normal_name(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.trim().nfc().collect()
+}
+
+/// [`text_problem`] for a name, which must also hold no character a reader
+/// cannot see: a name is how people tell each other apart.
+pub fn name_problem(field: &str, value: &str, max_chars: usize) -> Option<String> {
+    text_problem(field, value, max_chars, false).or_else(|| {
+        let hidden = value.chars().find(|&c| is_unseen(c))?;
+        let code = hidden as u32;
+        Some(format!(
+            "The {field} contains a character that cannot be seen (U+{code:04X})."
+        ))
+    })
+}
+
+/// Characters that show nothing, or reorder the text around them: format
+/// characters (zero-width spaces and joiners, the bidirectional marks and
+/// overrides, the byte-order mark, the soft hyphen), the blank "letters"
+/// (Hangul fillers, the blank Braille pattern), variation selectors, and any
+/// space but the plain one.
+fn is_unseen(c: char) -> bool {
+    matches!(c,
+        '\u{AD}' | '\u{34F}' | '\u{61C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
+        || (c.is_whitespace() && c != ' ')
+}
+
 /// The exit status of a command, and its one line on stderr: success, or
 /// `error: ...` with the message escaped (a path may hold an escape
 /// sequence) and failure. Output into a closed pipe (`| head -1`) counts as

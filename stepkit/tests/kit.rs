@@ -178,6 +178,38 @@ async fn a_body_over_the_limit_is_a_413() {
     assert!(json.starts_with(r#"{"error":"#), "{json}");
 }
 
+#[test]
+fn names_are_composed_and_may_hold_nothing_unseen() {
+    use stepkit::{name_problem, normal_name};
+    assert_eq!(
+        normal_name(" e\u{301}mile "),
+        "\u{e9}mile",
+        "NFC: é is one character"
+    );
+    assert_eq!(name_problem("username", "\u{e9}mile", 100), None);
+    assert_eq!(
+        name_problem("username", "ann lee", 100),
+        None,
+        "a plain space is fine"
+    );
+    for (name, code) in [
+        ("adm\u{202e}nimgpj", "U+202E"), // right-to-left override
+        ("\u{200b}", "U+200B"),          // zero-width space, alone
+        ("\u{3164}", "U+3164"),          // Hangul filler
+        ("\u{2800}", "U+2800"),          // blank Braille pattern
+        ("\u{feff}alice", "U+FEFF"),     // byte-order mark
+        ("alice\u{200e}", "U+200E"),     // left-to-right mark
+        ("al\u{a0}ice", "U+00A0"),       // no-break space
+    ] {
+        let problem = name_problem("username", name, 100).unwrap_or_default();
+        assert_eq!(
+            problem,
+            format!("The username contains a character that cannot be seen ({code})."),
+            "{name:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn only_requests_for_this_server_s_own_names_are_answered() {
     let app = app();

@@ -32,7 +32,7 @@ pub mod step05_author;
 pub mod step05_latest;
 mod step06;
 pub mod step06_column;
-pub mod step06_nocase;
+pub mod step06_unique;
 
 /// Whose code the checks run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub const EXERCISES: [Exercise; 12] = [
     step05_author::EXERCISE,
     step05_latest::EXERCISE,
     step06_column::EXERCISE,
-    step06_nocase::EXERCISE,
+    step06_unique::EXERCISE,
 ];
 
 /// The exercise called `name`.

@@ -92,6 +92,34 @@ pub fn down(setup: &mut Setup) {
         .unwrap_or_else(|err| panic!("db downgrade: {err}"));
 }
 
+/// The posts' `(author_id, title)`, in id order.
+pub fn posts(conn: &mut SqliteConnection) -> Vec<String> {
+    let sql = "SELECT author_id || ' ' || title AS sql FROM post ORDER BY id";
+    let rows: Vec<Sql> = diesel::sql_query(sql).load(conn).expect("the posts");
+    rows.into_iter().map(|row| row.sql).collect()
+}
+
+/// How SQLite stores the post table's definition, and its indexes'.
+pub fn post_sql(conn: &mut SqliteConnection) -> String {
+    let sql = "SELECT group_concat(sql, ';') AS sql FROM sqlite_schema WHERE tbl_name = 'post' AND sql IS NOT NULL";
+    let rows: Vec<Sql> = diesel::sql_query(sql).load(conn).expect("the schema");
+    rows.into_iter().map(|row| row.sql).collect()
+}
+
+/// Inserts a post by user `author_id` titled `title`.
+pub fn add_post(conn: &mut SqliteConnection, author_id: i64, title: &str) -> QueryResult<usize> {
+    diesel::sql_query("INSERT INTO post (author_id, title, body, slug) VALUES (?, ?, 'b', ?)")
+        .bind::<diesel::sql_types::BigInt, _>(author_id)
+        .bind::<Text, _>(title)
+        .bind::<Text, _>(format!("{title}-{author_id}-{}", next_number(conn)))
+        .execute(conn)
+}
+
+/// A number no post's slug has yet: one more than the posts there are.
+fn next_number(conn: &mut SqliteConnection) -> usize {
+    posts(conn).len() + 1
+}
+
 /// Inserts a user called `username`.
 pub fn add_user(conn: &mut SqliteConnection, username: &str) -> QueryResult<usize> {
     diesel::sql_query("INSERT INTO user (username, password) VALUES (?, 'a hash')")

@@ -2,7 +2,7 @@
 -- the sessions.
 CREATE TABLE user (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    username TEXT UNIQUE NOT NULL,
+    username TEXT UNIQUE NOT NULL COLLATE NOCASE, -- ANN is ann (A to Z)
     password TEXT NOT NULL -- an argon2 hash, never the password itself
 );
 

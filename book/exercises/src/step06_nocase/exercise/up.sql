@@ -1,2 +1,0 @@
--- No two usernames may differ only in case. Your SQL here; check it with:
--- cargo run -p exercises -- check step06-nocase

@@ -1,0 +1,2 @@
+-- No author may have two posts with the same title. Your SQL here; check
+-- it with: cargo run -p exercises -- check step06-unique
