@@ -333,7 +333,15 @@ pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Pos
         .filter(post::id.eq(id))
         .select((Post::as_select(), user::username))
         .first(conn)
-        .optional()?;
+        .optional()
+        .or_else(|err| match err {
+            // Left out, as on the index: logged, and not shown.
+            DieselError::DeserializationError(why) => {
+                tracing::warn!("left post {id} out: {why}");
+                Ok(None)
+            }
+            other => Err(other),
+        })?;
     Ok(row.map(|(post, author)| PostWithAuthor { post, author }))
 }
 

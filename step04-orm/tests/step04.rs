@@ -772,6 +772,9 @@ async fn an_unreadable_post_is_left_out_counted_and_the_rest_shown() {
         ),
         (StatusCode::OK, &json!(1), 1)
     );
+    // Alone, it is left out too: not found, rather than a 500.
+    let (status, answer) = test.call(Method::GET, "/api/posts/2", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
 }
 
 /// Sends `request` with `cookie` (if any); returns the status, the

@@ -78,6 +78,7 @@ fn relations(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Er
         per_page: 10,
     };
     let titles: Vec<String> = models::posts_of(conn, &ann, page)?
+        .0
         .items
         .into_iter()
         .map(|p| p.title)

@@ -354,16 +354,13 @@ async fn list_posts(db: RequestDb, Paged(page, query): Paged) -> Result<Response
             .run(move |conn| models::posts_by_username(conn, &author, page).map(|p| (p, author)))
             .await?;
         return Ok(match posts {
-            (Some(posts), author) => {
+            (Some((posts, unreadable)), author) => {
                 let posts = posts.map(|post| PostWithAuthor {
                     post,
                     author: author.clone(),
                 });
-                Json(PostsAnswer {
-                    posts,
-                    unreadable: 0,
-                })
-                .into_response()
+                let unreadable = log_unreadable(&unreadable);
+                Json(PostsAnswer { posts, unreadable }).into_response()
             }
             (None, author) => {
                 let message = format!("no user named {}", quote(&author));
@@ -389,7 +386,10 @@ async fn posts_of_user(
         })
         .await?;
     Ok(match posts {
-        Some(posts) => Json(posts).into_response(),
+        Some((posts, unreadable)) => {
+            let unreadable = log_unreadable(&unreadable);
+            Json(PostsAnswer { posts, unreadable }).into_response()
+        }
         None => not_found("user", id),
     })
 }
@@ -397,9 +397,9 @@ async fn posts_of_user(
 /// A page of posts, and how many rows of it could not be read (and were
 /// logged), so a client is never silently shown less than there is.
 #[derive(Debug, Serialize)]
-struct PostsAnswer {
+struct PostsAnswer<T> {
     #[serde(flatten)]
-    posts: models::Paginated<PostWithAuthor>,
+    posts: models::Paginated<T>,
     unreadable: usize,
 }
 

@@ -333,16 +333,28 @@ pub fn posts_page(
             .limit(page.per_page)
             .offset(page.offset())
             .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
-        let (mut posts, mut unreadable) = (Vec::new(), Vec::new());
-        for row in rows {
-            match row {
-                Ok((post, author)) => posts.push(PostWithAuthor { post, author }),
-                Err(err) => unreadable.push(err),
-            }
-        }
-        Ok((page.of(posts, total), unreadable))
+        let (rows, unreadable) = readable(rows);
+        let posts = rows
+            .into_iter()
+            .map(|(post, author)| PostWithAuthor { post, author });
+        Ok((page.of(posts.collect(), total), unreadable))
     })
 }
+
+/// The rows that could be read, and the errors of those that could not.
+fn readable<T>(rows: impl Iterator<Item = QueryResult<T>>) -> (Vec<T>, Vec<DieselError>) {
+    let (mut read, mut unreadable) = (Vec::new(), Vec::new());
+    for row in rows {
+        match row {
+            Ok(row) => read.push(row),
+            Err(err) => unreadable.push(err),
+        }
+    }
+    (read, unreadable)
+}
+
+/// A page of posts, and the errors of the rows left out of it.
+pub type PostsPage<T> = (Paginated<T>, Vec<DieselError>);
 
 /// One post with its author, if it exists.
 pub fn find_post(conn: &mut Conn, id: i64) -> QueryResult<Option<PostWithAuthor>> {
@@ -351,7 +363,15 @@ pub fn find_post(conn: &mut Conn, id: i64) -> QueryResult<Option<PostWithAuthor>
         .filter(post::id.eq(id))
         .select((Post::as_select(), user::username))
         .first(conn)
-        .optional()?;
+        .optional()
+        .or_else(|err| match err {
+            // Left out, as on the index: logged, and not shown.
+            DieselError::DeserializationError(why) => {
+                tracing::warn!("left post {id} out: {why}");
+                Ok(None)
+            }
+            other => Err(other),
+        })?;
     Ok(row.map(|(post, author)| PostWithAuthor { post, author }))
 }
 
@@ -400,18 +420,20 @@ pub fn check(conn: &mut Conn) -> QueryResult<()> {
     count_users(conn).map(|_| ())
 }
 
-/// `user.posts`: the posts of `author`, newest first, a page of them.
-pub fn posts_of(conn: &mut Conn, author: &User, page: Page) -> QueryResult<Paginated<Post>> {
+/// `user.posts`: the posts of `author`, newest first, a page of them, and
+/// the errors of any left out (as [`posts_page`] leaves them out).
+pub fn posts_of(conn: &mut Conn, author: &User, page: Page) -> QueryResult<PostsPage<Post>> {
     // One read transaction: the page never disagrees with its own total.
     conn.transaction(|conn| {
         let total = Post::belonging_to(author).count().get_result(conn)?;
-        let posts = Post::belonging_to(author)
+        let rows = Post::belonging_to(author)
             .select(Post::as_select())
             .order((post::created.desc(), post::id.desc()))
             .limit(page.per_page)
             .offset(page.offset())
-            .load(conn)?;
-        Ok(page.of(posts, total))
+            .load_iter::<Post, DefaultLoadingMode>(conn)?;
+        let (posts, unreadable) = readable(rows);
+        Ok((page.of(posts, total), unreadable))
     })
 }
 
@@ -460,7 +482,7 @@ pub fn posts_by_username(
     conn: &mut Conn,
     username: &str,
     page: Page,
-) -> QueryResult<Option<Paginated<Post>>> {
+) -> QueryResult<Option<PostsPage<Post>>> {
     match user_by_username(conn, username)? {
         Some(author) => posts_of(conn, &author, page).map(Some),
         None => Ok(None),

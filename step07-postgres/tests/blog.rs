@@ -218,6 +218,7 @@ fn relations_and_aggregates_on_fixed_data() {
         };
         let titles: Vec<String> = models::posts_of(conn, &test, page)
             .unwrap()
+            .0
             .items
             .into_iter()
             .map(|p| p.title)
