@@ -46,8 +46,7 @@ pub fn secret_key(from_env: Option<&str>, file: &Path) -> Result<Key, Error> {
             .map_err(|why| Error::SecretKey(format!("the key in {shown} {why}"))),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let key = Key::generate();
-            let hex: String = key.master().iter().map(|b| format!("{b:02x}")).collect();
-            write_private(file, &(hex + "\n"))
+            write_private(file, &(hex(key.master()) + "\n"))
                 .map_err(|err| Error::SecretKey(format!("cannot write {shown}: {err}")))?;
             tracing::info!("generated a new secret key in {shown}");
             Ok(key)
