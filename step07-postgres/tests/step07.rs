@@ -844,80 +844,18 @@ async fn the_app_serves_a_migrated_database() {
     }
 }
 
-/// As in step 6: a `db downgrade` of the SQLite file under a running server
-/// is noticed, answered 503, and logged with what to do.
+/// The checks steps 6 and 7 share (in testkit): a database migrated
+/// under a running server is answered 503 and logged, with what to do.
 #[test]
 fn a_database_migrated_under_a_running_server_answers_503() {
-    let sandbox = sandbox();
-    assert!(sandbox.run(&["db", "upgrade"]).success);
-    let served = Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
-    let mut client = testkit::HttpClient::connect(served.address()).unwrap();
-    assert_eq!(client.send("GET", "/api/posts", None).unwrap().0, 200);
-    assert!(sandbox.run(&["db", "downgrade", "--no-backup"]).success);
-    let (status, body) = client.send("GET", "/api/posts", None).unwrap();
-    assert_eq!(status, 503, "{body}");
-    let stopped = served.stop();
-    assert!(
-        stopped.stderr.contains(
-            "database instance/step07.sqlite was migrated while serving; restart the server"
-        ),
-        "{}",
-        stopped.stderr
-    );
+    let file = "instance/step07.sqlite";
+    testkit::migrations::migrated_under_a_running_server_answers_503(&sandbox(), file);
 }
 
-/// As in step 6, on the SQLite file: a bogus version is quoted
-/// short, a file that is not a database is called that, and a version
-/// recorded as applied that no migration has (a newer program's) names
-/// `db stamp`, which records the database as being at a version exactly.
+/// A bogus version quoted short, a file that is not a database called that,
+/// and an unknown applied version that names `db stamp` as the way out.
 #[test]
 fn bad_versions_and_files_are_named_with_the_way_out() {
-    let sandbox = sandbox();
-    assert!(sandbox.run(&["db", "upgrade"]).success);
-    let bogus = "9".repeat(5000);
-    let run = sandbox.run(&["db", "upgrade", "--to", &bogus]);
-    assert_eq!(
-        run.stderr,
-        format!(
-            "error: no migration has the version \"{}\"... (see `db history`)\n",
-            "9".repeat(40)
-        )
-    );
-    sandbox.write("notes.sqlite", "not a database, only words in a file");
-    for command in [
-        &["db", "current"][..],
-        &["db", "upgrade"],
-        &["serve", "--port", "0"],
-    ] {
-        let mut args = vec!["--database", "notes.sqlite"];
-        args.extend_from_slice(command);
-        let run = sandbox.run(&args);
-        assert!(!run.success, "{command:?}");
-        assert!(
-            run.stderr.ends_with(
-                "error: notes.sqlite is not a SQLite database (is it the right file?)\n"
-            ),
-            "{command:?}: {}",
-            run.stderr
-        );
-    }
-    let path = sandbox.path().join("instance/step07.sqlite");
-    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-    diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000000')")
-        .execute(&mut conn)
-        .unwrap();
-    let stuck = sandbox.run(&["db", "downgrade"]);
-    assert!(!stuck.success);
-    assert!(
-        stuck.stderr.contains("`db stamp VERSION`"),
-        "{}",
-        stuck.stderr
-    );
-    let stamped = sandbox.run(&["db", "stamp", LAST]);
-    assert_eq!(
-        stamped.stdout,
-        "Nothing to stamp: those are applied already.\n\
-         Forgot 20991231000000: it is no longer recorded as applied\n"
-    );
-    assert!(sandbox.run(&["db", "downgrade"]).success);
+    let file = "instance/step07.sqlite";
+    testkit::migrations::bad_versions_and_files_are_named_with_the_way_out(&sandbox(), file, LAST);
 }

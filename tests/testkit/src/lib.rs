@@ -7,7 +7,8 @@
 //! - [`Served`]: the binary's `serve` on a free port, stopped with Ctrl-C;
 //! - [`send`] and friends: a request handed straight to an app, no socket;
 //! - `backends` (feature `postgres`): a fresh database per test on SQLite
-//!   and, when a server is given, on PostgreSQL.
+//!   and, when a server is given, on PostgreSQL;
+//! - `migrations` (feature `migrations`): the checks steps 6 and 7 share.
 //!
 //! A step's tests find their binary with `env!("CARGO_BIN_EXE_<step>")`, so
 //! cargo builds it first; nothing here calls cargo.
@@ -25,6 +26,8 @@ use tower::ServiceExt;
 
 #[cfg(feature = "postgres")]
 pub mod backends;
+#[cfg(feature = "migrations")]
+pub mod migrations;
 
 /// The workspace's root folder.
 pub fn workspace_root() -> &'static Path {
