@@ -11,8 +11,9 @@ use crate::migrate::{current, row_count};
 
 // ANCHOR: backup
 /// Copies the database into `<file>.backup-<version>` next to it (or
-/// `.backup-<version>.2`, and so on, beside an older one), with `VACUUM
-/// INTO`, which writes a consistent copy while the database stays open.
+/// `.backup-<version>.2`, and so on, beside an older one or anything else
+/// of that name), readable by its owner only, with `VACUUM INTO`, which
+/// writes a consistent copy while the database stays open.
 /// Returns `None` for a database that holds no rows yet.
 pub fn make(conn: &mut SqliteConnection, path: &Path) -> Result<Option<PathBuf>, Error> {
     if row_count(conn)? == 0 {
@@ -24,13 +25,15 @@ pub fn make(conn: &mut SqliteConnection, path: &Path) -> Result<Option<PathBuf>,
         n => format!("{}.backup-{version}.{n}", path.display()),
     };
     // An older backup may be the only copy of something: never overwrite one.
-    let copy = (1..)
-        .map(|n| PathBuf::from(name(n)))
-        .find(|candidate| !candidate.exists())
-        .unwrap_or_default();
-    diesel::sql_query("VACUUM INTO ?")
+    // The kit makes the file, empty and private; VACUUM INTO fills it.
+    let (copy, _file) = stepkit::file::create_private((1..).map(|n| PathBuf::from(name(n))))?;
+    let vacuumed = diesel::sql_query("VACUUM INTO ?")
         .bind::<Text, _>(copy.to_string_lossy())
-        .execute(conn)?;
+        .execute(conn);
+    if let Err(err) = vacuumed {
+        let _ = std::fs::remove_file(&copy);
+        return Err(err.into());
+    }
     Ok(Some(copy))
 }
 // ANCHOR_END: backup

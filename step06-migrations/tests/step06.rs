@@ -650,3 +650,11 @@ fn bad_versions_and_files_are_named_with_the_way_out() {
     let file = "instance/step06.sqlite";
     testkit::migrations::bad_versions_and_files_are_named_with_the_way_out(&sandbox(), file, LAST);
 }
+
+/// A backup is as private as the database, or more, and never written
+/// through a link someone planted at its name.
+#[test]
+fn backups_are_private_and_follow_no_link() {
+    let file = "instance/step06.sqlite";
+    testkit::migrations::backups_are_private_and_follow_no_link(&sandbox(), file, FIRST);
+}

@@ -48,29 +48,39 @@ pub fn make(conn: &mut Conn, location: &Location) -> Result<Backup, Error> {
     } else {
         ""
     };
-    let copy = (1..)
-        .map(|n| match n {
-            1 => PathBuf::from(format!("{base}{extension}")),
-            n => PathBuf::from(format!("{base}.{n}{extension}")),
-        })
-        .find(|candidate| !candidate.exists())
-        .unwrap_or_default();
-    match location {
-        Location::Sqlite(_) => {
-            diesel::sql_query("VACUUM INTO ?")
-                .bind::<Text, _>(copy.to_string_lossy())
-                .execute(conn)?;
-            Ok(Backup::Made(copy))
-        }
-        Location::Postgres(url) => pg_dump(url, &copy),
+    if let Some(folder) = Path::new(&base)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
+            path: folder.to_path_buf(),
+            source,
+        })?;
     }
+    // The kit makes the file, empty and private; the copy fills it.
+    let (copy, file) = stepkit::file::create_private((1..).map(|n| match n {
+        1 => PathBuf::from(format!("{base}{extension}")),
+        n => PathBuf::from(format!("{base}.{n}{extension}")),
+    }))?;
+    let made = match location {
+        Location::Sqlite(_) => diesel::sql_query("VACUUM INTO ?")
+            .bind::<Text, _>(copy.to_string_lossy())
+            .execute(conn)
+            .map(|_| Backup::Made(copy.clone()))
+            .map_err(Error::from),
+        Location::Postgres(url) => pg_dump(url, &copy, file),
+    };
+    if !matches!(made, Ok(Backup::Made(_))) {
+        let _ = std::fs::remove_file(&copy);
+    }
+    made
 }
 // ANCHOR_END: backup
 
-/// Runs `pg_dump` into `copy`; a missing `pg_dump` skips the backup. The
+/// Runs `pg_dump` into `file`, named `copy`; a missing `pg_dump` skips the backup. The
 /// password goes in `PGPASSWORD`, which other users cannot read, not on
 /// the command line, which `ps` shows them.
-fn pg_dump(url: &str, copy: &Path) -> Result<Backup, Error> {
+fn pg_dump(url: &str, copy: &Path, file: std::fs::File) -> Result<Backup, Error> {
     let parts = UrlParts::of(url);
     let options: Vec<&str> = parts.options.map_or(Vec::new(), |o| o.split('&').collect());
     let (secret, kept): (Vec<&str>, Vec<&str>) = options
@@ -87,19 +97,12 @@ fn pg_dump(url: &str, copy: &Path) -> Result<Backup, Error> {
         false => format!("?{}", kept.join("&")),
     };
     let url = format!("{}://{user}{}{options}", parts.scheme, parts.server);
-    if let Some(folder) = copy.parent() {
-        std::fs::create_dir_all(folder).map_err(|source| Error::CreateDir {
-            path: folder.to_path_buf(),
-            source,
-        })?;
-    }
     let mut command = Command::new("pg_dump");
     command
-        .args(["--no-password", "--file"])
-        .arg(copy)
-        .arg("--dbname")
+        .args(["--no-password", "--dbname"])
         .arg(url)
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(file); // the private file made for it
     if let Some(password) = password {
         command.env("PGPASSWORD", password);
     }

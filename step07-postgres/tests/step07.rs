@@ -445,6 +445,10 @@ fn a_postgres_backup_is_a_pg_dump_or_a_clear_skip() {
         text.contains("Bo here") && text.contains("CREATE TABLE"),
         "{text}"
     );
+    // It holds the password hashes: readable by its owner only.
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dump).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
 
     let no_pg_dump = [("DATABASE_URL", url.as_str()), ("PATH", "/nonexistent")];
     let run = sandbox.run_with_env(&["db", "downgrade"], &no_pg_dump);
@@ -858,4 +862,12 @@ fn a_database_migrated_under_a_running_server_answers_503() {
 fn bad_versions_and_files_are_named_with_the_way_out() {
     let file = "instance/step07.sqlite";
     testkit::migrations::bad_versions_and_files_are_named_with_the_way_out(&sandbox(), file, LAST);
+}
+
+/// A backup is as private as the database, or more, and never written
+/// through a link someone planted at its name.
+#[test]
+fn backups_are_private_and_follow_no_link() {
+    let file = "instance/step07.sqlite";
+    testkit::migrations::backups_are_private_and_follow_no_link(&sandbox(), file, FIRST);
 }

@@ -75,3 +75,31 @@ pub fn bad_versions_and_files_are_named_with_the_way_out(
     );
     assert!(sandbox.run(&["db", "downgrade"]).success);
 }
+
+/// The backup before a migration holds what the database holds, password
+/// hashes too: it is readable by its owner only, and it is written to a new
+/// file, never through a link planted at its name (here one pointing at
+/// `victim`), which it skips for the next free name.
+pub fn backups_are_private_and_follow_no_link(sandbox: &Sandbox, file: &str, first: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    assert!(sandbox.run(&["db", "upgrade", "--to", first]).success);
+    let path = sandbox.path().join(file);
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    conn.batch_execute("INSERT INTO user (username, password) VALUES ('ann', 'a hash')")
+        .unwrap();
+    let private = std::fs::Permissions::from_mode(0o600);
+    std::fs::set_permissions(&path, private).unwrap();
+    let planted = sandbox.path().join(format!("{file}.backup-{first}"));
+    let victim = sandbox.path().join("victim");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let run = sandbox.run(&["db", "upgrade"]);
+    assert!(run.success, "{}", run.stderr);
+    let made = format!("Backed up {file} to {file}.backup-{first}.2\n");
+    assert!(run.stdout.starts_with(&made), "{}", run.stdout);
+    assert!(!victim.exists(), "the backup followed the planted link");
+    let link = std::fs::symlink_metadata(&planted).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let copy = sandbox.path().join(format!("{file}.backup-{first}.2"));
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the backup is readable by others");
+}
