@@ -25,7 +25,7 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnectio
 use futures_util::FutureExt;
 use stepkit::file::FileIdentity;
 
-use crate::{Error, drift, migrate};
+use crate::{Error, drift, migrate, upkeep};
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
 /// Flask keeps its database in an `instance` folder, and so do we.
@@ -33,8 +33,8 @@ use crate::{Error, drift, migrate};
 pub const DEFAULT_DATABASE: &str = "instance/step06.sqlite";
 
 // ANCHOR: check_migrated
-/// Fails with a hint unless the database exists, has had every migration
-/// this program was built with, and has the tables they make, so that
+/// Fails with a hint unless the database exists, is sound, has had every
+/// migration this program was built with, and has the tables they make, so that
 /// `serve` never answers requests on a schema its queries were not compiled
 /// for. Rows that point nowhere are reported by `db check`, not refused here.
 pub fn check_migrated(path: &Path) -> Result<(), Error> {
@@ -44,6 +44,7 @@ pub fn check_migrated(path: &Path) -> Result<(), Error> {
         });
     }
     let mut conn = migrate::connect(path)?;
+    upkeep::check_sound(&mut conn, path)?;
     let pending = migrate::pending(&mut conn, &migrate::MIGRATIONS)?;
     if pending > 0 {
         let path = path.to_path_buf();

@@ -1,6 +1,6 @@
 //! `db check`: what differs between the database and what this program was
 //! compiled for, found by comparing it with a fresh copy made by the
-//! migrations, and with `schema.rs`.
+//! migrations, and with `schema.rs`; and what `integrity_check` finds.
 
 use std::path::PathBuf;
 
@@ -25,6 +25,14 @@ pub fn check(
     conn: &mut SqliteConnection,
     source: &impl MigrationSource<Sqlite>,
 ) -> Result<Vec<String>, Error> {
+    // A damaged file first: the rest of it may not even be readable.
+    let damage = crate::upkeep::damage(conn);
+    if !damage.is_empty() {
+        return Ok(damage
+            .into_iter()
+            .map(|found| format!("integrity: {found}"))
+            .collect());
+    }
     let migrations = all_migrations(source)?;
     let done = applied(conn)?;
     let mut drift = Vec::new();

@@ -50,6 +50,10 @@ pub enum Error {
     AmbiguousVersion(String),
     #[error("a migration name is letters, digits and _, not {0}")]
     MigrationName(String),
+    #[error(
+        "database {path} is damaged ({first}); `db check` lists what is wrong, and a backup restores it"
+    )]
+    Damaged { path: PathBuf, first: String },
     #[error("the database has drifted from the migrations ({0} difference(s), listed above)")]
     Drift(usize),
     #[error("there is no database at {path} yet: `db upgrade` creates it")]

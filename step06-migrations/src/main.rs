@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use step06_migrations::migrate::{self, MIGRATIONS};
 use step06_migrations::{Config, Error, config, create_app, db, walkthrough};
-use step06_migrations::{backup, drift};
+use step06_migrations::{backup, drift, upkeep};
 
 // ANCHOR: cli
 /// Step 6: step 5's blog, its schema made and changed by migrations that
@@ -85,14 +85,18 @@ enum Db {
         #[arg(long, default_value = "step06-migrations/migrations")]
         dir: PathBuf,
     },
-    /// Record VERSION and all older migrations as applied, running nothing
-    /// (adopts a database step 5's init-db made: `db stamp 20260101000001`).
+    /// Record the database as at VERSION, running nothing: older migrations
+    /// applied, later or unknown ones forgotten (adopts a database step 5's
+    /// init-db made: `db stamp 20260101000001`).
     Stamp {
         /// The version the database already matches.
         version: String,
     },
-    /// Compare the database with the migrations and schema.rs; report drift.
+    /// Compare the database with the migrations and schema.rs, and check
+    /// the file is sound; report drift and damage.
     Check,
+    /// Reclaim the space deleted rows left, refresh the planner's statistics.
+    Vacuum,
 }
 // ANCHOR_END: cli
 
@@ -121,6 +125,7 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
         Db::New { name, dir } => db_new(&name, &dir, out),
         Db::Stamp { version } => db_stamp(path, &version, out),
         Db::Check => db_check(path, out),
+        Db::Vacuum => db_vacuum(path, out),
     }
 }
 
@@ -207,6 +212,22 @@ fn db_stamp(path: &Path, version: &str, out: &mut impl Write) -> Result<(), Erro
         let version = stepkit::printable(&version);
         writeln!(out, "Forgot {version}: it is no longer recorded as applied")?;
     }
+    Ok(())
+}
+
+/// `db vacuum`: the upkeep, and what it freed.
+fn db_vacuum(path: &Path, out: &mut impl Write) -> Result<(), Error> {
+    let (before, after) = upkeep::vacuum(&mut existing(path)?)?;
+    let freed = before.bytes - after.bytes;
+    writeln!(
+        out,
+        "Vacuumed {}: {} pages ({} bytes) before, {} ({} bytes) after; {freed} bytes freed.",
+        path.display(),
+        before.pages,
+        before.bytes,
+        after.pages,
+        after.bytes
+    )?;
     Ok(())
 }
 

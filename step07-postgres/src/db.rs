@@ -26,7 +26,7 @@ use futures_util::FutureExt;
 use stepkit::file::FileIdentity;
 
 use crate::backend::{Conn, Location, check_postgres_url};
-use crate::{Error, drift, migrate};
+use crate::{Error, drift, migrate, upkeep};
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
 /// Flask keeps its database in an `instance` folder, and so do we.
@@ -75,8 +75,8 @@ pub fn location(setting: Option<&str>) -> Result<Location, Error> {
     }
 }
 
-/// Fails with a hint unless the database exists, has had every migration
-/// this program was built with, and has the tables they make, so that
+/// Fails with a hint unless the database exists, is sound, has had every
+/// migration this program was built with, and has the tables they make, so that
 /// `serve` never answers requests on a schema its queries were not compiled
 /// for. Rows that point nowhere are reported by `db check`, not refused here.
 pub fn check_migrated(location: &Location) -> Result<(), Error> {
@@ -87,6 +87,7 @@ pub fn check_migrated(location: &Location) -> Result<(), Error> {
         return Err(Error::NoDatabase { database });
     }
     let mut conn = migrate::connect(location)?;
+    upkeep::check_sound(&mut conn, location)?;
     let migrations = migrate::embedded(location);
     let pending = migrate::pending(&mut conn, migrations)?;
     if pending > 0 {

@@ -56,6 +56,10 @@ pub enum Error {
     AmbiguousVersion(String),
     #[error("a migration name is letters, digits and _, not {0}")]
     MigrationName(String),
+    #[error(
+        "database {database} is damaged ({first}); `db check` lists what is wrong, and a backup restores it"
+    )]
+    Damaged { database: Location, first: String },
     #[error("the database has drifted from the migrations ({0} difference(s), listed above)")]
     Drift(usize),
     #[error("there is no database at {database} yet: `db upgrade` creates it")]

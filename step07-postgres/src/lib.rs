@@ -18,15 +18,17 @@
 //! 7. `migrate.rs`: the `db` commands' work: upgrade, downgrade, history,
 //!    current, new and stamp.
 //! 8. `backup.rs`: the copy made before a migration, or a `pg_dump`.
-//! 9. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`.
-//! 10. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 9. `upkeep.rs`: `db vacuum`, and the check that a SQLite file is sound.
+//! 10. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`,
+//!     and any damage to the file.
+//! 11. `db.rs`: the pool and its pragmas, and the request's connection,
 //!     checked out of the pool on first use.
-//! 11. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 12. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 13. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 14. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 15. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 16. `main.rs`: the command line: `db ...` and `serve`.
+//! 12. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 13. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 14. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 15. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 16. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 17. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -45,6 +47,7 @@ pub mod routes;
 pub mod schema;
 pub mod session;
 pub mod timestamp;
+pub mod upkeep;
 pub mod walkthrough;
 
 pub use config::{Config, create_app};

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use step07_postgres::backend::{Conn, Location};
 use step07_postgres::backup::{self, Backup};
 use step07_postgres::{Config, Error, config, create_app, db, walkthrough};
-use step07_postgres::{drift, migrate};
+use step07_postgres::{drift, migrate, upkeep};
 
 /// Step 7: step 6's blog and migrations on SQLite or, given a postgres://
 /// URL, on a PostgreSQL server.
@@ -85,14 +85,18 @@ enum Db {
         #[arg(long, default_value = "step07-postgres/migrations")]
         dir: PathBuf,
     },
-    /// Record VERSION and all older migrations as applied, running nothing
-    /// (adopts a database step 5's init-db made: `db stamp 20260101000001`).
+    /// Record the database as at VERSION, running nothing: older migrations
+    /// applied, later or unknown ones forgotten (adopts a database step 5's
+    /// init-db made: `db stamp 20260101000001`).
     Stamp {
         /// The version the database already matches.
         version: String,
     },
-    /// Compare the database with the migrations and schema.rs; report drift.
+    /// Compare the database with the migrations and schema.rs, and check
+    /// the file is sound; report drift and damage.
     Check,
+    /// Reclaim the space deleted rows left, refresh the planner's statistics.
+    Vacuum,
 }
 
 fn main() -> ExitCode {
@@ -120,6 +124,7 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
         Db::New { name, dir } => db_new(&name, &dir, out),
         Db::Stamp { version } => db_stamp(location, &version, out),
         Db::Check => db_check(location, out),
+        Db::Vacuum => db_vacuum(location, out),
     }
 }
 
@@ -218,6 +223,18 @@ fn db_stamp(location: &Location, version: &str, out: &mut impl Write) -> Result<
         let version = stepkit::printable(&version);
         writeln!(out, "Forgot {version}: it is no longer recorded as applied")?;
     }
+    Ok(())
+}
+
+/// `db vacuum`: the upkeep, and what it freed.
+fn db_vacuum(location: &Location, out: &mut impl Write) -> Result<(), Error> {
+    let (before, after) = upkeep::vacuum(&mut existing(location)?)?;
+    let freed = before.bytes - after.bytes;
+    writeln!(
+        out,
+        "Vacuumed {location}: {} pages ({} bytes) before, {} ({} bytes) after; {freed} bytes freed.",
+        before.pages, before.bytes, after.pages, after.bytes
+    )?;
     Ok(())
 }
 

@@ -251,3 +251,36 @@ fn a_name_in_another_case_is_taken_on_both_databases() {
         assert!(twin.is_none(), "{}: ANN beside ann", database.backend());
     }
 }
+
+/// `db vacuum` on PostgreSQL is `VACUUM ANALYZE`; it says what it did, with
+/// the database named but never its password.
+#[test]
+fn vacuum_runs_on_postgres_too() {
+    let Some(database) = testkit::backends::PgDatabase::create() else {
+        return;
+    };
+    let sandbox = sandbox();
+    let env = [("DATABASE_URL", database.url())];
+    assert!(sandbox.run_with_env(&["db", "upgrade"], &env).success);
+    let run = sandbox.run_with_env(&["db", "vacuum"], &env);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("Vacuumed postgres://tutorial@"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.ends_with("bytes freed.\n"), "{}", run.stdout);
+    let password = database
+        .url()
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap();
+    assert!(
+        !run.stdout.contains(&format!(":{password}@")),
+        "{}",
+        run.stdout
+    );
+}

@@ -871,3 +871,17 @@ fn backups_are_private_and_follow_no_link() {
     let file = "instance/step07.sqlite";
     testkit::migrations::backups_are_private_and_follow_no_link(&sandbox(), file, FIRST);
 }
+
+/// `db vacuum` gives back the space deleted rows left, and says how much.
+#[test]
+fn vacuum_frees_the_space_deleted_rows_left() {
+    let file = "instance/step07.sqlite";
+    testkit::migrations::vacuum_frees_the_space_deleted_rows_left(&sandbox(), file);
+}
+
+/// A damaged file is reported by `db check` and refused by `serve`.
+#[test]
+fn a_damaged_file_is_reported_and_not_served() {
+    let file = "instance/step07.sqlite";
+    testkit::migrations::a_damaged_file_is_reported_and_not_served(&sandbox(), file);
+}

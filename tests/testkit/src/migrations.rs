@@ -3,7 +3,7 @@
 //! changed under them or holds what they cannot read.
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, SqliteConnection};
+use diesel::{Connection, RunQueryDsl, SqliteConnection};
 
 use crate::{HttpClient, Sandbox, Served};
 
@@ -102,4 +102,63 @@ pub fn backups_are_private_and_follow_no_link(sandbox: &Sandbox, file: &str, fir
     let copy = sandbox.path().join(format!("{file}.backup-{first}.2"));
     let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the backup is readable by others");
+}
+
+/// `db vacuum` on a database whose posts were half deleted gives the space
+/// back, keeps every row, and says how much it freed.
+pub fn vacuum_frees_the_space_deleted_rows_left(sandbox: &Sandbox, file: &str) {
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let path = sandbox.path().join(file);
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    conn.batch_execute(
+        "INSERT INTO user (username, password) VALUES ('ann', 'a hash');
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+         INSERT INTO post (author_id, title, body, slug)
+             SELECT 1, 'post ' || i, printf('%.300c', 'x'), 'post-' || i FROM n;
+         DELETE FROM post WHERE id % 2 = 0;",
+    )
+    .unwrap();
+    let run = sandbox.run(&["db", "vacuum"]);
+    assert!(run.success, "{}", run.stderr);
+    let freed: i64 = run
+        .stdout
+        .rsplit("; ")
+        .next()
+        .and_then(|tail| tail.split(' ').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("bytes freed in {:?}", run.stdout));
+    assert!(freed > 100_000, "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with(&format!("Vacuumed {file}: ")),
+        "{}",
+        run.stdout
+    );
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let rows: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM post")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(rows, 1000);
+}
+
+/// A file whose third page was overwritten: `db check` reports the damage,
+/// and `serve` refuses to start on it, in one line.
+pub fn a_damaged_file_is_reported_and_not_served(sandbox: &Sandbox, file: &str) {
+    use std::io::{Seek, SeekFrom, Write};
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let path = sandbox.path().join(file);
+    let mut opened = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    opened.seek(SeekFrom::Start(2 * 4096)).unwrap();
+    opened.write_all(&[0xff; 4096]).unwrap();
+    drop(opened);
+    let check = sandbox.run(&["db", "check"]);
+    assert!(!check.success);
+    assert!(
+        check.stdout.starts_with("drift: integrity: "),
+        "{}",
+        check.stdout
+    );
+    let serve = sandbox.run(&["serve", "--port", "0"]);
+    assert!(!serve.success);
+    let refusal = format!("error: database {file} is damaged (");
+    assert!(serve.stderr.contains(&refusal), "{}", serve.stderr);
 }
