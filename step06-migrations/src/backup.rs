@@ -13,7 +13,8 @@ use crate::migrate::{current, row_count};
 /// Copies the database into `<file>.backup-<version>` next to it (or
 /// `.backup-<version>.2`, and so on, beside an older one or anything else
 /// of that name), readable by its owner only, with `VACUUM INTO`, which
-/// writes a consistent copy while the database stays open.
+/// writes a consistent copy while the database stays open. The copy gets
+/// that name only once it is complete and on disk.
 /// Returns `None` for a database that holds no rows yet.
 pub fn make(conn: &mut SqliteConnection, path: &Path) -> Result<Option<PathBuf>, Error> {
     if row_count(conn)? == 0 {
@@ -24,16 +25,14 @@ pub fn make(conn: &mut SqliteConnection, path: &Path) -> Result<Option<PathBuf>,
         1 => format!("{}.backup-{version}", path.display()),
         n => format!("{}.backup-{version}.{n}", path.display()),
     };
-    // An older backup may be the only copy of something: never overwrite one.
-    // The kit makes the file, empty and private; VACUUM INTO fills it.
-    let (copy, _file) = stepkit::file::create_private((1..).map(|n| PathBuf::from(name(n))))?;
-    let vacuumed = diesel::sql_query("VACUUM INTO ?")
-        .bind::<Text, _>(copy.to_string_lossy())
-        .execute(conn);
-    if let Err(err) = vacuumed {
-        let _ = std::fs::remove_file(&copy);
-        return Err(err.into());
-    }
+    // Written in full under a temporary name, private, then given the first
+    // free name: an older backup may be the only copy of something.
+    let partial = stepkit::file::Partial::beside(path)?;
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<Text, _>(partial.path().to_string_lossy())
+        .execute(conn)
+        .map_err(|err| Error::BackupFailed(err.to_string()))?;
+    let copy = partial.place((1..).map(|n| PathBuf::from(name(n))))?;
     Ok(Some(copy))
 }
 // ANCHOR_END: backup

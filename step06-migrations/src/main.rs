@@ -153,8 +153,13 @@ fn db_upgrade(
     }
     let conn = &mut migrate::connect(path)?;
     let pending = migrate::pending(conn, &MIGRATIONS)? > 0;
-    back_up_unless(no_backup || !pending, conn, path, out)?;
-    let applied = migrate::upgrade(conn, &MIGRATIONS, to)?;
+    if migrate::current(conn)?.is_none() && !migrate::tables(conn)?.is_empty() {
+        let first = migrate::first_version(&MIGRATIONS)?;
+        let path = path.to_path_buf();
+        return Err(Error::NotAdopted { path, first });
+    }
+    let copy = back_up_unless(no_backup || !pending, conn, path, out)?;
+    let applied = migrate::upgrade(conn, &MIGRATIONS, to).map_err(|err| undone(err, copy, path))?;
     let none = match to {
         Some(to) if pending => format!("Nothing to apply up to {to}: the database is past it."),
         _ => "Nothing to apply: the database is up to date.".to_owned(),
@@ -172,8 +177,9 @@ fn db_downgrade(
 ) -> Result<(), Error> {
     let conn = &mut existing(path)?;
     let applied = migrate::current(conn)?.is_some();
-    back_up_unless(no_backup || !applied, conn, path, out)?;
-    let reverted = migrate::downgrade(conn, &MIGRATIONS, steps)?;
+    let copy = back_up_unless(no_backup || !applied, conn, path, out)?;
+    let reverted =
+        migrate::downgrade(conn, &MIGRATIONS, steps).map_err(|err| undone(err, copy, path))?;
     let none = "Nothing to revert: no migration is applied.";
     report(out, "Reverted", &reverted, none)
 }
@@ -247,20 +253,40 @@ fn db_check(path: &Path, out: &mut impl Write) -> Result<(), Error> {
     }
 }
 
-/// Writes the backup next to the database, unless told not to, and says where.
+/// Writes the backup next to the database, unless told not to, says where,
+/// and returns its name.
 fn back_up_unless(
     skip: bool,
     conn: &mut diesel::SqliteConnection,
     path: &Path,
     out: &mut impl Write,
-) -> Result<(), Error> {
+) -> Result<Option<PathBuf>, Error> {
     if skip {
-        return Ok(());
+        return Ok(None);
     }
-    if let Some(copy) = backup::make(conn, path)? {
+    let copy = backup::make(conn, path)?;
+    if let Some(copy) = &copy {
         writeln!(out, "Backed up {} to {}", path.display(), copy.display())?;
     }
-    Ok(())
+    Ok(copy)
+}
+
+/// A migration that could not start because another program held the write
+/// lock changed nothing: it is said so, and the backup made for it, the
+/// database as it still is, goes, so that retries leave no pile of copies.
+fn undone(err: Error, copy: Option<PathBuf>, path: &Path) -> Error {
+    match err {
+        Error::Diesel(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("database is locked") =>
+        {
+            if let Some(copy) = copy {
+                let _ = std::fs::remove_file(copy);
+            }
+            let path = path.to_path_buf();
+            Error::Busy { path }
+        }
+        other => other,
+    }
 }
 
 /// One line per migration applied, reverted or stamped, or `none`.

@@ -75,6 +75,14 @@ pub fn applied(conn: &mut SqliteConnection) -> Result<Vec<String>, Error> {
     Ok(versions)
 }
 
+/// The oldest migration's version: the one a database made before there
+/// were migrations matches, if any does.
+pub fn first_version(source: &impl MigrationSource<Sqlite>) -> Result<String, Error> {
+    let migrations = all_migrations(source)?;
+    let first = migrations.first().map(|m| m.name().version().to_string());
+    Ok(first.unwrap_or_default())
+}
+
 /// Fails unless `wanted` names exactly one migration of `source`: checked
 /// before a command opens (and so perhaps creates) the database.
 pub fn check_version(source: &impl MigrationSource<Sqlite>, wanted: &str) -> Result<(), Error> {

@@ -299,7 +299,9 @@ fn a_step5_database_is_adopted_with_stamp_then_upgraded() {
     let refused = sandbox.run(&["db", "upgrade"]);
     assert!(!refused.success, "migration 1 ran on tables that exist");
     assert!(
-        refused.stderr.contains("table user already exists"),
+        refused
+            .stderr
+            .contains("adopt it with `db stamp 20260101000001`, then `db upgrade`"),
         "{}",
         refused.stderr
     );
@@ -671,4 +673,20 @@ fn vacuum_frees_the_space_deleted_rows_left() {
 fn a_damaged_file_is_reported_and_not_served() {
     let file = "instance/step06.sqlite";
     testkit::migrations::a_damaged_file_is_reported_and_not_served(&sandbox(), file);
+}
+
+/// A backup cut short by a kill or a full disk is never under a backup's
+/// name, and nothing is migrated.
+#[test]
+fn a_backup_cut_short_is_never_taken_for_one() {
+    let file = "instance/step06.sqlite";
+    testkit::migrations::a_backup_cut_short_is_never_taken_for_one(&sandbox(), file, FIRST);
+}
+
+/// `db upgrade` on a database another program keeps locked says so, and
+/// leaves no backup behind.
+#[test]
+fn a_busy_database_is_said_so_and_leaves_no_backup() {
+    let file = "instance/step06.sqlite";
+    testkit::migrations::a_busy_database_is_said_so_and_leaves_no_backup(&sandbox(), file, FIRST);
 }

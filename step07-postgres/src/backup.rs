@@ -28,6 +28,8 @@ pub enum Backup {
 /// on, beside an older one), with `VACUUM INTO`, which writes a consistent
 /// copy while the database stays open. PostgreSQL: `pg_dump` writes the
 /// same into `instance/<database>.backup-<version>.sql`, if it is installed.
+/// Either copy is readable by its owner only, and gets its name only once
+/// it is complete and on disk.
 pub fn make(conn: &mut Conn, location: &Location) -> Result<Backup, Error> {
     if row_count(conn)? == 0 {
         return Ok(Backup::Empty);
@@ -57,30 +59,37 @@ pub fn make(conn: &mut Conn, location: &Location) -> Result<Backup, Error> {
             source,
         })?;
     }
-    // The kit makes the file, empty and private; the copy fills it.
-    let (copy, file) = stepkit::file::create_private((1..).map(|n| match n {
+    // Written in full under a temporary name, private, then given the first
+    // free name: an older backup may be the only copy of something.
+    let partial = stepkit::file::Partial::beside(Path::new(&base))?;
+    let failed = |err: &dyn std::fmt::Display| Error::BackupFailed(err.to_string());
+    match location {
+        Location::Sqlite(_) => {
+            diesel::sql_query("VACUUM INTO ?")
+                .bind::<Text, _>(partial.path().to_string_lossy())
+                .execute(conn)
+                .map_err(|err| failed(&err))?;
+        }
+        Location::Postgres(url) => {
+            let file = partial.file().map_err(|err| failed(&err))?;
+            if let Some(why) = pg_dump(url, file)? {
+                return Ok(Backup::Skipped(why));
+            }
+        }
+    }
+    let names = (1..).map(|n| match n {
         1 => PathBuf::from(format!("{base}{extension}")),
         n => PathBuf::from(format!("{base}.{n}{extension}")),
-    }))?;
-    let made = match location {
-        Location::Sqlite(_) => diesel::sql_query("VACUUM INTO ?")
-            .bind::<Text, _>(copy.to_string_lossy())
-            .execute(conn)
-            .map(|_| Backup::Made(copy.clone()))
-            .map_err(Error::from),
-        Location::Postgres(url) => pg_dump(url, &copy, file),
-    };
-    if !matches!(made, Ok(Backup::Made(_))) {
-        let _ = std::fs::remove_file(&copy);
-    }
-    made
+    });
+    Ok(Backup::Made(partial.place(names)?))
 }
 // ANCHOR_END: backup
 
-/// Runs `pg_dump` into `file`, named `copy`; a missing `pg_dump` skips the backup. The
+/// Runs `pg_dump` with `file` as its output; a missing `pg_dump` skips the
+/// backup, and the reason is returned. The
 /// password goes in `PGPASSWORD`, which other users cannot read, not on
 /// the command line, which `ps` shows them.
-fn pg_dump(url: &str, copy: &Path, file: std::fs::File) -> Result<Backup, Error> {
+fn pg_dump(url: &str, file: std::fs::File) -> Result<Option<String>, Error> {
     let parts = UrlParts::of(url);
     let options: Vec<&str> = parts.options.map_or(Vec::new(), |o| o.split('&').collect());
     let (secret, kept): (Vec<&str>, Vec<&str>) = options
@@ -108,13 +117,13 @@ fn pg_dump(url: &str, copy: &Path, file: std::fs::File) -> Result<Backup, Error>
     }
     let run = command.output();
     match run {
-        Ok(done) if done.status.success() => Ok(Backup::Made(copy.to_path_buf())),
+        Ok(done) if done.status.success() => Ok(None),
         Ok(done) => {
             let said = String::from_utf8_lossy(&done.stderr);
             let first = said.lines().next().unwrap_or("it failed").to_owned();
             Err(Error::Dump(stepkit::printable(&first)))
         }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Backup::Skipped(
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Some(
             "pg_dump is not on the PATH (it comes with PostgreSQL's client tools)".to_owned(),
         )),
         Err(err) => Err(Error::Dump(err.to_string())),

@@ -37,6 +37,16 @@ pub enum Error {
     Pending { database: Location, pending: usize },
     #[error("{path} is not a SQLite database (is it the right file?)")]
     NotADatabase { path: PathBuf },
+    #[error("cannot back the database up ({0}); nothing was migrated")]
+    BackupFailed(String),
+    #[error(
+        "database {database} is busy: another program (a running `serve`?) kept its write lock for 5 s; nothing was migrated, and the backup made for it was removed"
+    )]
+    Busy { database: Location },
+    #[error(
+        "database {database} has tables but no migration recorded (did step 5's `init-db` make it?); adopt it with `db stamp {first}`, then `db upgrade`"
+    )]
+    NotAdopted { database: Location, first: String },
     #[error("cannot read the migrations: {0}")]
     Migration(Box<dyn std::error::Error + Send + Sync>),
     #[error("{1}; nothing was changed")]

@@ -160,8 +160,14 @@ fn db_upgrade(
     }
     let conn = &mut for_change(migrate::connect(location))?;
     let pending = migrate::pending(conn, migrate::embedded(location))? > 0;
-    back_up_unless(no_backup || !pending, conn, location, out)?;
-    let applied = migrate::upgrade(conn, migrate::embedded(location), to)?;
+    if migrate::current(conn)?.is_none() && !migrate::tables(conn)?.is_empty() {
+        let first = migrate::first_version(migrate::embedded(location))?;
+        let database = location.clone();
+        return Err(Error::NotAdopted { database, first });
+    }
+    let copy = back_up_unless(no_backup || !pending, conn, location, out)?;
+    let applied = migrate::upgrade(conn, migrate::embedded(location), to)
+        .map_err(|err| undone(err, copy, location))?;
     let none = match to {
         Some(to) if pending => format!("Nothing to apply up to {to}: the database is past it."),
         _ => "Nothing to apply: the database is up to date.".to_owned(),
@@ -179,8 +185,9 @@ fn db_downgrade(
 ) -> Result<(), Error> {
     let conn = &mut for_change(existing(location))?;
     let applied = migrate::current(conn)?.is_some();
-    back_up_unless(no_backup || !applied, conn, location, out)?;
-    let reverted = migrate::downgrade(conn, migrate::embedded(location), steps)?;
+    let copy = back_up_unless(no_backup || !applied, conn, location, out)?;
+    let reverted = migrate::downgrade(conn, migrate::embedded(location), steps)
+        .map_err(|err| undone(err, copy, location))?;
     let none = "Nothing to revert: no migration is applied.";
     report(out, "Reverted", &reverted, none)
 }
@@ -260,16 +267,42 @@ fn back_up_unless(
     conn: &mut Conn,
     location: &Location,
     out: &mut impl Write,
-) -> Result<(), Error> {
+) -> Result<Option<PathBuf>, Error> {
     if skip {
-        return Ok(());
+        return Ok(None);
     }
     match backup::make(conn, location)? {
-        Backup::Made(copy) => writeln!(out, "Backed up {location} to {}", copy.display())?,
-        Backup::Skipped(why) => writeln!(out, "Did not back up {location}: {why}.")?,
-        Backup::Empty => {}
+        Backup::Made(copy) => {
+            writeln!(out, "Backed up {location} to {}", copy.display())?;
+            Ok(Some(copy))
+        }
+        Backup::Skipped(why) => {
+            writeln!(out, "Did not back up {location}: {why}.")?;
+            Ok(None)
+        }
+        Backup::Empty => Ok(None),
     }
-    Ok(())
+}
+
+/// A migration that could not start because another program held the write
+/// lock changed nothing: it is said so, and the backup made for it, the
+/// database as it still is, goes, so that retries leave no pile of copies.
+fn undone(err: Error, copy: Option<PathBuf>, location: &Location) -> Error {
+    let locked = |said: &str| said.contains("database is locked") || said.contains("lock timeout");
+    let busy = match &err {
+        Error::Diesel(diesel::result::Error::DatabaseError(_, info)) => locked(info.message()),
+        // The first write of a migration is where the lock is asked for.
+        Error::MigrationFailed(_, source) => locked(&source.to_string()),
+        _ => false,
+    };
+    if !busy {
+        return err;
+    }
+    if let Some(copy) = copy {
+        let _ = std::fs::remove_file(copy);
+    }
+    let database = location.clone();
+    Error::Busy { database }
 }
 
 /// One line per migration applied, reverted or stamped, or `none`.

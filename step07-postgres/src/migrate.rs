@@ -105,6 +105,14 @@ pub fn applied(conn: &mut Conn) -> Result<Vec<String>, Error> {
     Ok(versions)
 }
 
+/// The oldest migration's version: the one a database made before there
+/// were migrations matches, if any does.
+pub fn first_version(source: &impl MigrationSource<MultiBackend>) -> Result<String, Error> {
+    let migrations = all_migrations(source)?;
+    let first = migrations.first().map(|m| m.name().version().to_string());
+    Ok(first.unwrap_or_default())
+}
+
 /// The versions recorded as applied, read without creating anything (none
 /// when diesel's table of versions does not exist yet), where [`applied`]
 /// creates that table first. `serve` reads them this way, so that serving

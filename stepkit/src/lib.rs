@@ -10,7 +10,7 @@
 //! 3. `setting.rs`: the database setting: `--database`, `DATABASE_URL`, or
 //!    the instance folder's file, and the values refused.
 //! 4. `file.rs`: the database file a server opened, and whether it is
-//!    still the one on disk; a new private file for a backup.
+//!    still the one on disk; a private backup, named only once complete.
 //! 5. `logging.rs`: the log on stderr, and `RUST_LOG`.
 //! 6. `layers.rs`: what every request passes through: the whole body read
 //!    first (within a limit), a time limit, panic catching, only this

@@ -98,6 +98,29 @@ impl Sandbox {
         command
     }
 
+    /// The step's binary.
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// Runs the binary with `args` from `sh`, after `limits` (shell
+    /// commands such as `ulimit -f 64`), and returns its exit status: for a
+    /// run the system cuts short, as a full disk or a kill would.
+    pub fn run_limited(&self, limits: &str, args: &[&str]) -> std::process::ExitStatus {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("{limits}; exec \"$0\" \"$@\""))
+            .arg(&self.binary)
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("sh runs")
+    }
+
     /// Runs the binary with `args` and waits for it.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_env(args, &[])

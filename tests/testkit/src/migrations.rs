@@ -162,3 +162,82 @@ pub fn a_damaged_file_is_reported_and_not_served(sandbox: &Sandbox, file: &str) 
     let refusal = format!("error: database {file} is damaged (");
     assert!(serve.stderr.contains(&refusal), "{}", serve.stderr);
 }
+
+/// A database at `first` holding about 300 KB of posts, so that its backup
+/// takes a while to write.
+fn at_first_with_rows(sandbox: &Sandbox, file: &str, first: &str) -> SqliteConnection {
+    assert!(sandbox.run(&["db", "upgrade", "--to", first]).success);
+    let path = sandbox.path().join(file);
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    conn.batch_execute(
+        "INSERT INTO user (username, password) VALUES ('ann', 'a hash');
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+         INSERT INTO post (author_id, title, body) SELECT 1, 'post ' || i, printf('%.300c', 'x') FROM n;",
+    )
+    .unwrap();
+    conn
+}
+
+/// The names in the database's folder that start with its own name.
+fn beside(sandbox: &Sandbox, file: &str) -> Vec<String> {
+    let path = sandbox.path().join(file);
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mut found: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|entry| entry.starts_with(&name) && *entry != name)
+        .collect();
+    found.sort();
+    found
+}
+
+/// A backup cut short, by a kill (here the file-size limit's signal) or by
+/// a full disk (the same limit, its signal ignored), never sits under a
+/// backup's name, and nothing was migrated; on a full disk the command says
+/// that the backup failed.
+pub fn a_backup_cut_short_is_never_taken_for_one(sandbox: &Sandbox, file: &str, first: &str) {
+    drop(at_first_with_rows(sandbox, file, first));
+    let killed = sandbox.run_limited("ulimit -f 64", &["db", "upgrade"]);
+    assert!(!killed.success(), "the backup was not cut short");
+    let left = beside(sandbox, file);
+    assert!(
+        left.iter()
+            .all(|name| !name.contains(".backup-") || name.contains(".partial-")),
+        "{left:?}"
+    );
+    let current = sandbox.run(&["db", "current"]);
+    assert_eq!(current.stdout.trim(), first, "something was migrated");
+    let disk_full = "trap '' XFSZ; ulimit -f 64";
+    let failed = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{disk_full}; exec \"$0\" db upgrade"))
+        .arg(sandbox.binary())
+        .current_dir(sandbox.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        said.starts_with("error: cannot back the database up ("),
+        "{said}"
+    );
+    assert!(said.ends_with("); nothing was migrated\n"), "{said}");
+    assert_eq!(sandbox.run(&["db", "current"]).stdout.trim(), first);
+}
+
+/// `db upgrade` while another program holds the write lock waits 5 s, then
+/// says the database is busy and that nothing was migrated, and removes the
+/// backup it made for the try.
+pub fn a_busy_database_is_said_so_and_leaves_no_backup(sandbox: &Sandbox, file: &str, first: &str) {
+    let mut holder = at_first_with_rows(sandbox, file, first);
+    holder.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let run = sandbox.run(&["db", "upgrade"]);
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert!(!run.success);
+    let busy = format!(
+        "error: database {file} is busy: another program (a running `serve`?) kept its write lock for 5 s; nothing was migrated, and the backup made for it was removed\n"
+    );
+    assert_eq!(run.stderr, busy);
+    assert_eq!(beside(sandbox, file), Vec::<String>::new());
+}
