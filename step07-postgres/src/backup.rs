@@ -72,7 +72,7 @@ pub fn make(conn: &mut Conn, location: &Location) -> Result<Backup, Error> {
         }
         Location::Postgres(url) => {
             let file = partial.file().map_err(|err| failed(&err))?;
-            if let Some(why) = pg_dump(url, file)? {
+            if let Some(why) = pg_dump(url, file, partial.path())? {
                 return Ok(Backup::Skipped(why));
             }
         }
@@ -86,33 +86,48 @@ pub fn make(conn: &mut Conn, location: &Location) -> Result<Backup, Error> {
 // ANCHOR_END: backup
 
 /// Runs `pg_dump` with `file` as its output; a missing `pg_dump` skips the
-/// backup, and the reason is returned. The
-/// password goes in `PGPASSWORD`, which other users cannot read, not on
-/// the command line, which `ps` shows them.
-fn pg_dump(url: &str, file: std::fs::File) -> Result<Option<String>, Error> {
+/// backup, and the reason is returned. Nothing secret goes on its command
+/// line, which `ps` shows every user: the password goes in `PGPASSWORD`,
+/// and the URL's options in a private service file beside `beside`.
+fn pg_dump(url: &str, file: std::fs::File, beside: &Path) -> Result<Option<String>, Error> {
     let parts = UrlParts::of(url);
-    let options: Vec<&str> = parts.options.map_or(Vec::new(), |o| o.split('&').collect());
-    let (secret, kept): (Vec<&str>, Vec<&str>) = options
-        .iter()
-        .partition(|pair| pair.starts_with("password="));
-    let in_options = secret.first().map(|pair| &pair["password=".len()..]);
-    let password = parts.password.or(in_options).map(percent_decoded);
     let user = parts
         .user
         .map(|user| format!("{user}@"))
         .unwrap_or_default();
-    let options = match kept.is_empty() {
-        true => String::new(),
-        false => format!("?{}", kept.join("&")),
-    };
-    let url = format!("{}://{user}{}{options}", parts.scheme, parts.server);
+    let url = format!("{}://{user}{}", parts.scheme, parts.server);
+    // Every `?key=value` goes in a private service file, which libpq reads
+    // for defaults, since any of them may be a secret (`sslpassword`, say).
+    let mut service = String::from("[backup]\n");
+    for pair in parts
+        .options
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decoded(value);
+        if value.contains(['\n', '\r']) || key.contains(['\n', '\r']) {
+            return Err(Error::Dump(
+                "an option of the URL holds a line break".to_owned(),
+            ));
+        }
+        service.push_str(&format!("{key}={value}\n"));
+    }
+    let file_of_options = stepkit::file::Partial::beside(&beside.with_extension("pg_service"))?;
+    let written = file_of_options
+        .file()
+        .and_then(|mut options| std::io::Write::write_all(&mut options, service.as_bytes()));
+    written.map_err(|err| Error::Dump(err.to_string()))?;
     let mut command = Command::new("pg_dump");
     command
         .args(["--no-password", "--dbname"])
         .arg(url)
+        .env("PGSERVICEFILE", file_of_options.path())
+        .env("PGSERVICE", "backup")
         .stdin(Stdio::null())
         .stdout(file); // the private file made for it
-    if let Some(password) = password {
+    if let Some(password) = parts.password.map(percent_decoded) {
         command.env("PGPASSWORD", password);
     }
     let run = command.output();

@@ -421,6 +421,61 @@ fn the_backup_holds_the_same_rows() {
     );
 }
 
+/// Nothing secret reaches `pg_dump`'s command line, which `ps` shows every
+/// user of the machine: a stand-in `pg_dump` records its arguments, and the
+/// URL carries a password and an `sslpassword`, which go in `PGPASSWORD`
+/// and a private service file (removed afterwards).
+#[test]
+fn pg_dump_is_given_no_secret_on_its_command_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(blog) = Blog::each_at(LAST)
+        .into_iter()
+        .find(|b| b.database.is_postgres())
+    else {
+        return;
+    };
+    let sandbox = sandbox();
+    let bin = sandbox.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let stand_in = bin.join("pg_dump");
+    let script = "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$0.args\"\ncat \"$PGSERVICEFILE\" > \"$0.service\"\necho '-- a stand-in dump'\n";
+    std::fs::write(&stand_in, script).unwrap();
+    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let url = format!(
+        "{}?sslpassword=hunter2&application_name=blog",
+        blog.database.setting()
+    );
+    let password = url
+        .split("://")
+        .nth(1)
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap()
+        .split(':')
+        .nth(1)
+        .unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let env = [("DATABASE_URL", url.as_str()), ("PATH", path.as_str())];
+    let run = sandbox.run_with_env(&["db", "downgrade"], &env);
+    assert!(run.success, "{}", run.stderr);
+    let args = std::fs::read_to_string(bin.join("pg_dump.args")).unwrap();
+    assert!(
+        !args.contains("hunter2") && !args.contains(&format!(":{password}@")),
+        "{args}"
+    );
+    let service = std::fs::read_to_string(bin.join("pg_dump.service")).unwrap();
+    assert!(service.contains("sslpassword=hunter2\n"), "{service}");
+    let instance: Vec<String> = std::fs::read_dir(sandbox.path().join("instance"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        instance.iter().all(|name| !name.contains("pg_service")),
+        "{instance:?}"
+    );
+}
+
 /// On PostgreSQL the backup is `pg_dump`'s SQL, in the instance folder,
 /// when `pg_dump` is installed; without it, the backup is skipped, and
 /// the command says so.
