@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use step06_migrations::migrate::{self, MIGRATIONS};
 use step06_migrations::{Config, Error, config, create_app, db, walkthrough};
-use step06_migrations::{backup, drift, upkeep};
+use step06_migrations::{backup, drift, print_schema, upkeep};
 
 // ANCHOR: cli
 /// Step 6: step 5's blog, its schema made and changed by migrations that
@@ -97,6 +97,8 @@ enum Db {
     Check,
     /// Reclaim the space deleted rows left, refresh the planner's statistics.
     Vacuum,
+    /// Print schema.rs for the database as it is (diesel's print-schema).
+    PrintSchema,
 }
 // ANCHOR_END: cli
 
@@ -126,6 +128,7 @@ fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Erro
         Db::Stamp { version } => db_stamp(path, &version, out),
         Db::Check => db_check(path, out),
         Db::Vacuum => db_vacuum(path, out),
+        Db::PrintSchema => db_print_schema(path, out),
     }
 }
 
@@ -219,6 +222,17 @@ fn db_stamp(path: &Path, version: &str, out: &mut impl Write) -> Result<(), Erro
         writeln!(out, "Forgot {version}: it is no longer recorded as applied")?;
     }
     Ok(())
+}
+
+/// `db print-schema`: diesel's picture of the database, on stdout.
+fn db_print_schema(path: &Path, out: &mut impl Write) -> Result<(), Error> {
+    let schema = print_schema::print_schema(&mut existing(path)?)?;
+    writeln!(
+        out,
+        "// `db print-schema` of {}: review it before it replaces src/schema.rs.\n",
+        path.display()
+    )?;
+    Ok(write!(out, "{schema}")?)
 }
 
 /// `db vacuum`: the upkeep, and what it freed.

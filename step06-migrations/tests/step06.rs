@@ -690,3 +690,40 @@ fn a_busy_database_is_said_so_and_leaves_no_backup() {
     let file = "instance/step06.sqlite";
     testkit::migrations::a_busy_database_is_said_so_and_leaves_no_backup(&sandbox(), file, FIRST);
 }
+
+/// `db print-schema` on an up-to-date database prints the tables, columns
+/// and types of step 6's own `schema.rs`, and its joins; a column that may
+/// be NULL is `Nullable`, and a type it does not know is said so.
+#[test]
+fn print_schema_prints_the_schema_rs_of_the_database() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let printed = sandbox.run(&["db", "print-schema"]);
+    assert!(printed.success, "{}", printed.stderr);
+    let ours = include_str!("../src/schema.rs");
+    use testkit::migrations::declared_columns;
+    assert_eq!(declared_columns(&printed.stdout), declared_columns(ours));
+    for join in [
+        "diesel::joinable!(post -> user (author_id));",
+        "diesel::joinable!(session -> user (user_id));",
+    ] {
+        assert!(printed.stdout.contains(join), "{join}");
+    }
+    insta::assert_snapshot!("print_schema", sandbox.transcript(&["db print-schema"]));
+    let path = sandbox.path().join("instance/step06.sqlite");
+    let mut conn = migrate::connect(&path).unwrap();
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(
+        "CREATE TABLE note (id INTEGER PRIMARY KEY, said TEXT, shape GEOMETRY NOT NULL)",
+    )
+    .unwrap();
+    let printed = sandbox.run(&["db", "print-schema"]).stdout;
+    assert!(
+        printed.contains("        said -> Nullable<Text>,\n"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("        shape -> Text, // SQL type GEOMETRY: check it\n"),
+        "{printed}"
+    );
+}

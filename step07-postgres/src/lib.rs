@@ -21,14 +21,15 @@
 //! 9. `upkeep.rs`: `db vacuum`, and the check that a SQLite file is sound.
 //! 10. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`,
 //!     and any damage to the file.
-//! 11. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 11. `print_schema.rs`: `db print-schema`, `schema.rs` from the database.
+//! 12. `db.rs`: the pool and its pragmas, and the request's connection,
 //!     checked out of the pool on first use.
-//! 12. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 13. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 14. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 15. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 16. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 17. `main.rs`: the command line: `db ...` and `serve`.
+//! 13. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 14. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 15. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 16. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 17. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 18. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -43,6 +44,7 @@ pub mod drift;
 pub mod error;
 pub mod migrate;
 pub mod models;
+pub mod print_schema;
 pub mod routes;
 pub mod schema;
 pub mod session;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use step07_postgres::backend::{Conn, Location};
 use step07_postgres::backup::{self, Backup};
 use step07_postgres::{Config, Error, config, create_app, db, walkthrough};
-use step07_postgres::{drift, migrate, upkeep};
+use step07_postgres::{drift, migrate, print_schema, upkeep};
 
 /// Step 7: step 6's blog and migrations on SQLite or, given a postgres://
 /// URL, on a PostgreSQL server.
@@ -97,6 +97,8 @@ enum Db {
     Check,
     /// Reclaim the space deleted rows left, refresh the planner's statistics.
     Vacuum,
+    /// Print schema.rs for the database as it is (diesel's print-schema).
+    PrintSchema,
 }
 
 fn main() -> ExitCode {
@@ -125,6 +127,7 @@ fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<
         Db::Stamp { version } => db_stamp(location, &version, out),
         Db::Check => db_check(location, out),
         Db::Vacuum => db_vacuum(location, out),
+        Db::PrintSchema => db_print_schema(location, out),
     }
 }
 
@@ -231,6 +234,16 @@ fn db_stamp(location: &Location, version: &str, out: &mut impl Write) -> Result<
         writeln!(out, "Forgot {version}: it is no longer recorded as applied")?;
     }
     Ok(())
+}
+
+/// `db print-schema`: diesel's picture of the database, on stdout.
+fn db_print_schema(location: &Location, out: &mut impl Write) -> Result<(), Error> {
+    let schema = print_schema::print_schema(&mut existing(location)?)?;
+    writeln!(
+        out,
+        "// `db print-schema` of {location}: review it before it replaces src/schema.rs.\n"
+    )?;
+    Ok(write!(out, "{schema}")?)
 }
 
 /// `db vacuum`: the upkeep, and what it freed.

@@ -284,3 +284,36 @@ fn vacuum_runs_on_postgres_too() {
         run.stdout
     );
 }
+
+/// `db print-schema` prints step 7's own `schema.rs` (its tables, columns
+/// and types) from either database, each read from its own catalogue.
+#[test]
+fn print_schema_prints_the_schema_rs_of_either_database() {
+    use testkit::migrations::declared_columns;
+    for database in TestDatabase::each() {
+        let location = db::location(Some(&database.setting())).unwrap();
+        let mut conn = migrate::connect(&location).unwrap();
+        migrate::upgrade(&mut conn, migrate::embedded(&location), None).unwrap();
+        let setting = database.setting();
+        let printed =
+            sandbox().run_with_env(&["db", "print-schema"], &[("DATABASE_URL", &setting)]);
+        assert!(
+            printed.success,
+            "{}: {}",
+            database.backend(),
+            printed.stderr
+        );
+        let ours = include_str!("../src/schema.rs");
+        assert_eq!(
+            declared_columns(&printed.stdout),
+            declared_columns(ours),
+            "{}",
+            database.backend()
+        );
+        assert!(
+            printed
+                .stdout
+                .contains("diesel::joinable!(post -> user (author_id));")
+        );
+    }
+}

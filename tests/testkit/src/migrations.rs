@@ -241,3 +241,20 @@ pub fn a_busy_database_is_said_so_and_leaves_no_backup(sandbox: &Sandbox, file: 
     assert_eq!(run.stderr, busy);
     assert_eq!(beside(sandbox, file), Vec::<String>::new());
 }
+
+/// `table.column -> Type` for every column a `schema.rs` text declares.
+pub fn declared_columns(schema: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut table = String::new();
+    for line in schema.lines().map(str::trim) {
+        if let Some((name, _)) = line.split_once(" (").filter(|_| line.ends_with('{')) {
+            table = name.to_owned();
+        } else if let Some((column, kind)) = line.split_once(" -> ").filter(|_| line.ends_with(','))
+        {
+            let kind = kind.split(',').next().unwrap_or_default();
+            found.push(format!("{table}.{column} -> {kind}"));
+        }
+    }
+    found.sort();
+    found
+}
