@@ -193,7 +193,7 @@ async fn login(
     Form(form): Form<Credentials>,
 ) -> Result<Response, Error> {
     let username = normal_name(&form.username);
-    if let Err(too_soon) = throttle.check(&username) {
+    if let Err(too_soon) = throttle.attempt(&username) {
         return Ok(too_soon.into_response()); // before any hash is computed
     }
     let name = username.clone();
@@ -218,7 +218,6 @@ async fn login(
             Ok((jar.add(session_cookie(token)), Redirect::to("/")).into_response())
         }
         Err(error) => {
-            throttle.failed(&username);
             let values = context! { user => None::<User>, username, error };
             let page = render(&templates, "login.html", values)?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use stepkit::password;
 use stepkit::session::{SESSION_COOKIE, no_session_cookie, session_cookie};
 use stepkit::throttle::Throttle;
-use stepkit::{normal_name, render, text_problem};
+use stepkit::{name_problem, normal_name, render, text_problem};
 
 use crate::db::RequestDb;
 use crate::models::{self, MAX_NAME_CHARS, User, unique};
@@ -148,7 +148,7 @@ pub fn problem_with(username: &str, password: &str) -> Option<String> {
     if password.is_empty() {
         return Some("Password is required.".to_owned());
     }
-    text_problem("username", username, MAX_NAME_CHARS, false)
+    name_problem("username", username, MAX_NAME_CHARS)
         .or_else(|| text_problem("password", password, usize::MAX, false))
 }
 
@@ -175,32 +175,29 @@ async fn login(
     Form(form): Form<Credentials>,
 ) -> Result<Response, Error> {
     let username = normal_name(&form.username);
-    if let Err(too_soon) = throttle.check(&username) {
+    if let Err(too_soon) = throttle.attempt(&username) {
         return Ok(too_soon.into_response()); // before any hash is computed
     }
     let name = username.clone();
-    let checked = db
-        .run(move |conn| {
-            let found = models::user_for_login(conn, &name)?;
-            // As much work for a name no one has as for a wrong password.
-            let stored = found.as_ref().map(|(_, hash)| hash.as_str());
-            match (
-                found.as_ref(),
-                password::verify_login(&form.password, stored),
-            ) {
-                (None, _) => Ok::<_, Error>(Err("Incorrect username.")),
-                (Some(_), false) => Ok(Err("Incorrect password.")),
-                (Some((user, _)), true) => Ok(Ok(session::start(conn, user.id)?)),
-            }
-        })
+    let found = db
+        .run(move |conn| models::user_for_login(conn, &name))
         .await?;
+    // argon2 is slow on purpose, and waits its turn: no pooled connection
+    // waits with it. As much work for a name no one has as for a wrong one.
+    db.release();
+    let stored = found.as_ref().map(|(_, hash)| hash.clone());
+    let verify = move || password::verify_login(&form.password, stored.as_deref());
+    let checked = match (found, tokio::task::spawn_blocking(verify).await?) {
+        (None, _) => Err("Incorrect username."),
+        (Some(_), false) => Err("Incorrect password."),
+        (Some((user, _)), true) => Ok(db.run(move |conn| session::start(conn, user.id)).await?),
+    };
     match checked {
         Ok(token) => {
             throttle.succeeded(&username);
             Ok((jar.add(session_cookie(token)), Redirect::to("/")).into_response())
         }
         Err(error) => {
-            throttle.failed(&username);
             let values = context! { user => None::<User>, username, error };
             let page = render(&templates, "login.html", values)?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())

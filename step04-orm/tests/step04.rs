@@ -777,6 +777,23 @@ async fn an_unreadable_post_is_left_out_counted_and_the_rest_shown() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
 }
 
+/// The register form refuses a name with a character no one can see, as
+/// step 3's does and the API does: a lookalike of another user's name.
+#[tokio::test]
+async fn the_register_form_refuses_a_name_no_one_can_read() {
+    let test = TestApp::new();
+    for name in ["al%E2%80%8Bice", "%E2%80%AEgnp.exe"] {
+        let request = Request::post("/auth/register")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("username={name}&password=pw")))
+            .unwrap();
+        let (status, page) = send(&test.app, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
+        assert!(page.contains("a character that cannot be seen"), "{page}");
+    }
+    assert_eq!(test.dump(), "#");
+}
+
 /// Sends `request` with `cookie` (if any); returns the status, the
 /// `Location`, the `session=...` pair of any `Set-Cookie`, and the body.
 async fn browse(

@@ -257,6 +257,13 @@ impl RequestDb {
         tokio::task::spawn_blocking(work).await?
     }
 
+    /// Gives the connection back to the pool before the request ends, for
+    /// slow work that needs none (checking a password); a later
+    /// [`RequestDb::run`] checks one out again.
+    pub fn release(&self) {
+        self.0.close("before slow work that needs no connection");
+    }
+
     /// Gives the connection back if this request took one (Flask's
     /// `close_db`). That only returns it to the pool, which never blocks, so
     /// unlike closing a SQLite connection it needs no blocking thread.

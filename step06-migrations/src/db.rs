@@ -10,7 +10,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -117,9 +117,9 @@ pub fn count_selects<T>(
 
 /// Fails in one line unless this user can write to the database: with a
 /// read-only file or folder the server would start, then fail every
-/// request. Returns the file and its schema version as they are now, for
+/// request. Returns the file and its schema as they are now, for
 /// [`Database::connect`] to compare with.
-fn check_writable(path: &Path) -> Result<(FileIdentity, i64), Error> {
+fn check_writable(path: &Path) -> Result<(FileIdentity, Schema), Error> {
     let mut conn = migrate::connect(path)?;
     let unwritable = |source| Error::Unwritable {
         path: path.to_path_buf(),
@@ -128,10 +128,21 @@ fn check_writable(path: &Path) -> Result<(FileIdentity, i64), Error> {
     conn.batch_execute(PRAGMAS).map_err(unwritable)?;
     conn.batch_execute("BEGIN IMMEDIATE; ROLLBACK;")
         .map_err(unwritable)?;
-    let version = schema_version(&mut conn)?;
+    let schema = Schema {
+        counter: Arc::new(AtomicI64::new(schema_version(&mut conn)?)),
+        migrated_to: migrate::current(&mut conn)?,
+    };
     let path = path.to_path_buf();
     let file = FileIdentity::of(&path).map_err(|_| Error::Gone { path })?;
-    Ok((file, version))
+    Ok((file, schema))
+}
+
+/// The schema a server started on: SQLite's change counter, and the latest
+/// migration applied.
+#[derive(Debug, Clone)]
+struct Schema {
+    counter: Arc<AtomicI64>,
+    migrated_to: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -140,7 +151,8 @@ struct SchemaVersion {
     schema_version: i64,
 }
 
-/// SQLite's count of changes to the schema, which every migration raises.
+/// SQLite's count of changes to the schema, which every migration raises
+/// (and `VACUUM` and `ANALYZE` too).
 fn schema_version(conn: &mut SqliteConnection) -> QueryResult<i64> {
     let row: SchemaVersion = diesel::sql_query("PRAGMA schema_version").get_result(conn)?;
     Ok(row.schema_version)
@@ -151,7 +163,7 @@ fn schema_version(conn: &mut SqliteConnection) -> QueryResult<i64> {
 pub struct Database {
     path: PathBuf,
     file: FileIdentity,
-    schema_version: i64,
+    schema: Schema,
     pool: Pool<ConnectionManager<SqliteConnection>>,
 }
 
@@ -162,7 +174,7 @@ impl Database {
     /// The database at `path`, which [`init_db`] has prepared, with a pool
     /// of up to [`POOL_SIZE`] connections, opened as requests need them.
     pub fn new(path: PathBuf) -> Result<Database, Error> {
-        let (file, schema_version) = check_writable(&path)?;
+        let (file, schema) = check_writable(&path)?;
         let manager = ConnectionManager::new(path.to_string_lossy());
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
@@ -174,7 +186,7 @@ impl Database {
         Ok(Database {
             path,
             file,
-            schema_version,
+            schema,
             pool,
         })
     }
@@ -192,10 +204,16 @@ impl Database {
             return Err(Error::Gone { path });
         }
         let mut conn = self.pool.get()?;
-        // The models were compiled for the schema the server started on.
-        if schema_version(&mut conn)? != self.schema_version {
-            let path = self.path.clone();
-            return Err(Error::Migrated { path });
+        // The models were compiled for the schema the server started on. A
+        // change of the counter alone is upkeep (`db vacuum`); a change of
+        // the migrations applied means the models no longer fit.
+        let counter = schema_version(&mut conn)?;
+        if counter != self.schema.counter.load(Ordering::SeqCst) {
+            if migrate::current(&mut conn)? != self.schema.migrated_to {
+                let path = self.path.clone();
+                return Err(Error::Migrated { path });
+            }
+            self.schema.counter.store(counter, Ordering::SeqCst);
         }
         tracing::info!("checked a connection out of the pool");
         Ok(conn)
@@ -245,6 +263,13 @@ impl RequestDb {
             Ok(query(conn)?)
         };
         tokio::task::spawn_blocking(work).await?
+    }
+
+    /// Gives the connection back to the pool before the request ends, for
+    /// slow work that needs none (checking a password); a later
+    /// [`RequestDb::run`] checks one out again.
+    pub fn release(&self) {
+        self.0.close("before slow work that needs no connection");
     }
 
     /// Gives the connection back if this request took one (Flask's

@@ -214,9 +214,11 @@ fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
 /// `db stamp VERSION`: records migrations as applied, running nothing.
 fn db_stamp(path: &Path, version: &str, out: &mut impl Write) -> Result<(), Error> {
     migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
-    let (stamped, forgotten) = migrate::stamp(&mut migrate::connect(path)?, &MIGRATIONS, version)?;
+    let (stamped, forgotten) = migrate::stamp(&mut existing(path)?, &MIGRATIONS, version)?;
     let none = "Nothing to stamp: those are applied already.";
-    report(out, "Stamped", &stamped, none)?;
+    if !stamped.is_empty() || forgotten.is_empty() {
+        report(out, "Stamped", &stamped, none)?;
+    }
     for version in forgotten {
         let version = stepkit::printable(&version);
         writeln!(out, "Forgot {version}: it is no longer recorded as applied")?;
@@ -238,10 +240,13 @@ fn db_print_schema(path: &Path, out: &mut impl Write) -> Result<(), Error> {
 /// `db vacuum`: the upkeep, and what it freed.
 fn db_vacuum(path: &Path, out: &mut impl Write) -> Result<(), Error> {
     let (before, after) = upkeep::vacuum(&mut existing(path)?)?;
-    let freed = before.bytes - after.bytes;
+    let freed = match before.bytes - after.bytes {
+        freed if freed >= 0 => format!("{freed} bytes freed"),
+        grew => format!("it grew by {} bytes (ANALYZE's statistics)", -grew),
+    };
     writeln!(
         out,
-        "Vacuumed {}: {} pages ({} bytes) before, {} ({} bytes) after; {freed} bytes freed.",
+        "Vacuumed {}: {} pages ({} bytes) before, {} ({} bytes) after; {freed}.",
         path.display(),
         before.pages,
         before.bytes,

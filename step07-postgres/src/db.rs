@@ -10,7 +10,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -197,7 +197,7 @@ pub fn count_selects<T>(conn: &mut Conn, work: impl FnOnce(&mut Conn) -> T) -> (
 /// a read-only file or folder the server would start, then fail every
 /// request. Returns the file and its schema version as they are now, for
 /// [`Database::connect`] to compare with. A server's rights are its own.
-fn check_writable(location: &Location) -> Result<Option<(FileIdentity, i64)>, Error> {
+fn check_writable(location: &Location) -> Result<Option<(FileIdentity, Schema)>, Error> {
     let Location::Sqlite(path) = location else {
         return Ok(None);
     };
@@ -212,10 +212,25 @@ fn check_writable(location: &Location) -> Result<Option<(FileIdentity, i64)>, Er
     conn.batch_execute(PRAGMAS).map_err(unwritable)?;
     conn.batch_execute("BEGIN IMMEDIATE; ROLLBACK;")
         .map_err(unwritable)?;
-    let version = schema_version(conn)?;
+    let counter = Arc::new(AtomicI64::new(schema_version(conn)?));
+    let migrated_to = migrate::current(&mut opened)?;
     let path = path.to_path_buf();
     let file = FileIdentity::of(&path).map_err(|_| Error::Gone { path })?;
-    Ok(Some((file, version)))
+    Ok(Some((
+        file,
+        Schema {
+            counter,
+            migrated_to,
+        },
+    )))
+}
+
+/// The schema a server started on: SQLite's change counter, and the latest
+/// migration applied.
+#[derive(Debug, Clone)]
+struct Schema {
+    counter: Arc<AtomicI64>,
+    migrated_to: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -224,7 +239,8 @@ struct SchemaVersion {
     schema_version: i64,
 }
 
-/// SQLite's count of changes to the schema, which every migration raises.
+/// SQLite's count of changes to the schema, which every migration raises
+/// (and `VACUUM` and `ANALYZE` too).
 fn schema_version(conn: &mut SqliteConnection) -> QueryResult<i64> {
     let row: SchemaVersion = diesel::sql_query("PRAGMA schema_version").get_result(conn)?;
     Ok(row.schema_version)
@@ -234,7 +250,7 @@ fn schema_version(conn: &mut SqliteConnection) -> QueryResult<i64> {
 #[derive(Debug, Clone)]
 pub struct Database {
     location: Location,
-    sqlite_file: Option<(FileIdentity, i64)>,
+    sqlite_file: Option<(FileIdentity, Schema)>,
     pool: Pool<Manager>,
 }
 
@@ -279,13 +295,21 @@ impl Database {
             return Err(gone(path));
         }
         let mut conn = self.pool.get()?;
-        // The models were compiled for the schema the server started on.
-        if let (Some((_, version)), Conn::Sqlite(sqlite), Location::Sqlite(path)) =
-            (&self.sqlite_file, &mut *conn, &self.location)
-            && schema_version(sqlite)? != *version
-        {
-            let path = path.to_path_buf();
-            return Err(Error::Migrated { path });
+        // The models were compiled for the schema the server started on. A
+        // change of the counter alone is upkeep (`db vacuum`); a change of
+        // the migrations applied means the models no longer fit.
+        if let (Some((_, schema)), Location::Sqlite(path)) = (&self.sqlite_file, &self.location) {
+            let Conn::Sqlite(sqlite) = &mut *conn else {
+                return Ok(conn);
+            };
+            let counter = schema_version(sqlite)?;
+            if counter != schema.counter.load(Ordering::SeqCst) {
+                if migrate::current(&mut conn)? != schema.migrated_to {
+                    let path = path.to_path_buf();
+                    return Err(Error::Migrated { path });
+                }
+                schema.counter.store(counter, Ordering::SeqCst);
+            }
         }
         tracing::info!("checked a connection out of the pool");
         Ok(conn)
@@ -335,6 +359,13 @@ impl RequestDb {
             Ok(query(conn)?)
         };
         tokio::task::spawn_blocking(work).await?
+    }
+
+    /// Gives the connection back to the pool before the request ends, for
+    /// slow work that needs none (checking a password); a later
+    /// [`RequestDb::run`] checks one out again.
+    pub fn release(&self) {
+        self.0.close("before slow work that needs no connection");
     }
 
     /// Gives the connection back if this request took one (Flask's

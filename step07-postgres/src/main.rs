@@ -223,12 +223,14 @@ fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
 fn db_stamp(location: &Location, version: &str, out: &mut impl Write) -> Result<(), Error> {
     migrate::check_version(migrate::embedded(location), version)?; // a typo makes no file
     let (stamped, forgotten) = migrate::stamp(
-        &mut for_change(migrate::connect(location))?,
+        &mut for_change(existing(location))?,
         migrate::embedded(location),
         version,
     )?;
     let none = "Nothing to stamp: those are applied already.";
-    report(out, "Stamped", &stamped, none)?;
+    if !stamped.is_empty() || forgotten.is_empty() {
+        report(out, "Stamped", &stamped, none)?;
+    }
     for version in forgotten {
         let version = stepkit::printable(&version);
         writeln!(out, "Forgot {version}: it is no longer recorded as applied")?;
@@ -249,10 +251,13 @@ fn db_print_schema(location: &Location, out: &mut impl Write) -> Result<(), Erro
 /// `db vacuum`: the upkeep, and what it freed.
 fn db_vacuum(location: &Location, out: &mut impl Write) -> Result<(), Error> {
     let (before, after) = upkeep::vacuum(&mut existing(location)?)?;
-    let freed = before.bytes - after.bytes;
+    let freed = match before.bytes - after.bytes {
+        freed if freed >= 0 => format!("{freed} bytes freed"),
+        grew => format!("it grew by {} bytes (ANALYZE's statistics)", -grew),
+    };
     writeln!(
         out,
-        "Vacuumed {location}: {} pages ({} bytes) before, {} ({} bytes) after; {freed} bytes freed.",
+        "Vacuumed {location}: {} pages ({} bytes) before, {} ({} bytes) after; {freed}.",
         before.pages, before.bytes, after.pages, after.bytes
     )?;
     Ok(())

@@ -269,7 +269,11 @@ fn vacuum_runs_on_postgres_too() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.ends_with("bytes freed.\n"), "{}", run.stdout);
+    let said = &run.stdout;
+    assert!(
+        said.ends_with(" bytes freed.\n") || said.contains("; it grew by "),
+        "{said}"
+    );
     let password = database
         .url()
         .split(':')

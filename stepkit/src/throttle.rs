@@ -1,7 +1,8 @@
 //! Slowing down password guessing, per account. After [`FREE_FAILURES`]
 //! wrong passwords in a row for one username, each further attempt for it
 //! is refused (429, with `Retry-After`) for a wait that doubles with every
-//! failure, from one second up to [`LONGEST_WAIT`]. A refused attempt is
+//! failure, from one second up to [`LONGEST_WAIT`]. Attempts are counted
+//! when they start, so a burst sent at once gets no more guesses. A refused attempt is
 //! answered before any hash is computed, so guessing costs the server
 //! nothing more. A right password ends the count.
 //!
@@ -23,7 +24,8 @@ pub const FREE_FAILURES: u32 = 5;
 /// The longest wait between attempts for one username.
 pub const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
 /// How many usernames the throttle remembers at most; past that, those
-/// whose wait is over are forgotten, so spraying names cannot fill memory.
+/// whose wait is long over are forgotten, and if all are recent, all are:
+/// spraying names cannot fill memory.
 const REMEMBERED: usize = 10_000;
 
 // ANCHOR: throttle
@@ -43,31 +45,33 @@ struct Failures {
 pub struct TooSoon(pub Duration);
 
 impl Throttle {
-    /// `Err` while `username` must wait before its next attempt.
-    pub fn check(&self, username: &str) -> Result<(), TooSoon> {
-        let now = Instant::now();
-        match self.lock().get(&key(username)) {
-            Some(failures) if failures.wait_until > now => Err(TooSoon(failures.wait_until - now)),
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts a wrong password for `username`, and sets its next wait.
-    pub fn failed(&self, username: &str) {
+    /// Counts an attempt to log in as `username`, or refuses it while the
+    /// name must wait. Each attempt counts as a failure until
+    /// [`succeeded`](Throttle::succeeded) says otherwise, so that guesses
+    /// sent all at once are counted before any is checked: the sixth of a
+    /// burst already waits.
+    pub fn attempt(&self, username: &str) -> Result<(), TooSoon> {
         let now = Instant::now();
         let mut failures = self.lock();
         if failures.len() >= REMEMBERED {
             failures.retain(|_, failed| failed.wait_until + LONGEST_WAIT > now);
         }
+        if failures.len() >= REMEMBERED {
+            failures.clear(); // a spray of names, all recent: forget, not grow
+        }
         let failed = failures.entry(key(username)).or_insert(Failures {
             count: 0,
             wait_until: now,
         });
+        if failed.wait_until > now {
+            return Err(TooSoon(failed.wait_until - now));
+        }
         failed.count += 1;
         if let Some(over) = failed.count.checked_sub(FREE_FAILURES + 1) {
             let wait = Duration::from_secs(1u64 << over.min(20)).min(LONGEST_WAIT);
             failed.wait_until = now + wait;
         }
+        Ok(())
     }
 
     /// A right password: `username` starts again from nothing.

@@ -16,6 +16,9 @@ pub fn migrated_under_a_running_server_answers_503(sandbox: &Sandbox, file: &str
     let served = Served::start(sandbox, &[], &[("RUST_LOG", "warn")]);
     let mut client = HttpClient::connect(served.address()).unwrap();
     assert_eq!(client.send("GET", "/api/posts", None).unwrap().0, 200);
+    // Upkeep changes SQLite's schema counter too, but no migration: served on.
+    assert!(sandbox.run(&["db", "vacuum"]).success);
+    assert_eq!(client.send("GET", "/api/posts", None).unwrap().0, 200);
     assert!(sandbox.run(&["db", "downgrade", "--no-backup"]).success);
     let (status, body) = client.send("GET", "/api/posts", None).unwrap();
     assert_eq!(status, 503, "{body}");
@@ -70,8 +73,7 @@ pub fn bad_versions_and_files_are_named_with_the_way_out(
     let stamped = sandbox.run(&["db", "stamp", last]);
     assert_eq!(
         stamped.stdout,
-        "Nothing to stamp: those are applied already.\n\
-         Forgot 20991231000000: it is no longer recorded as applied\n"
+        "Forgot 20991231000000: it is no longer recorded as applied\n"
     );
     assert!(sandbox.run(&["db", "downgrade"]).success);
 }
