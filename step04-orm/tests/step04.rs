@@ -867,6 +867,18 @@ async fn register_log_in_and_see_the_users_page() {
     let (status, _, _, page) = users.await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<li>ann</li>"), "{page}");
+    // A page past the last says so and links back; no "Page 2 of 1".
+    let past = browse(&test.app, Request::get("/users?page=2"), Some(&cookie), "");
+    let (status, _, _, page) = past.await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("There is no page 2: the list has 1 page."),
+        "{page}"
+    );
+    assert!(
+        page.contains(">Page 1</a>") && !page.contains("Page 2 of 1"),
+        "{page}"
+    );
 }
 
 /// A new password, set through the API, ends every session of its user: the
