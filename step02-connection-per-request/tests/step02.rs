@@ -466,3 +466,29 @@ fn a_body_declared_over_the_limit_is_refused_before_it_is_sent() {
     assert_eq!(first_line, "HTTP/1.1 413 Payload Too Large\r\n");
     assert!(served.stop().success);
 }
+
+/// A client that sends its over-limit body anyway, without asking first (as
+/// Python's urllib does), reads the 413 when it is done, instead of finding
+/// the connection cut while it writes: the server reads and drops up to
+/// 64 MiB of a refused body (for at most 5 s) first, as nginx does.
+#[test]
+fn a_client_that_sends_an_over_limit_body_anyway_reads_the_413() {
+    let sandbox = sandbox();
+    let served = Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
+    let address = served.address();
+    let mut stream = TcpStream::connect(address).unwrap();
+    let body = vec![b'x'; 16 * 1024 * 1024]; // more than the sockets' buffers hold
+    let head = format!(
+        "POST /users/new HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body).expect("the whole body is sent");
+    let mut first_line = String::new();
+    std::io::BufReader::new(&stream)
+        .read_line(&mut first_line)
+        .expect("the answer is read");
+    assert_eq!(first_line, "HTTP/1.1 413 Payload Too Large\r\n");
+    assert!(served.stop().success);
+}

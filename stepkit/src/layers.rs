@@ -128,11 +128,18 @@ fn allowed_hosts() -> &'static [String] {
 /// slow client: a client that sends its headers and then trickles its body
 /// costs a task, not one of the pool's connections. The time limit outside
 /// bounds the wait (408); a declared or actual length over [`BODY_LIMIT`]
-/// is a 413, before a byte of the body is read when the header says so.
+/// is a 413, decided from the header when it says so. A client that asked
+/// to be told first (`Expect: 100-continue`) is told at once; one that sends
+/// its body anyway has a bounded part of it read and dropped first, as
+/// nginx does, so that it is still reading when the 413 comes, not cut off.
 async fn whole_body(request: Request, next: Next) -> Response {
     let declared = request.headers().get(header::CONTENT_LENGTH);
     let declared = declared.and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > BODY_LIMIT as u64) {
+        let asked_first = request.headers().contains_key(header::EXPECT);
+        if !asked_first {
+            drain(request.into_body()).await;
+        }
         return too_large();
     }
     let (parts, body) = request.into_parts();
@@ -150,6 +157,25 @@ async fn whole_body(request: Request, next: Next) -> Response {
     }
 }
 // ANCHOR_END: whole_body
+
+/// The most of a refused body that is read and dropped, and for how long.
+const DRAINED_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and drops up to [`DRAINED_BYTES`] of `body`, for at most
+/// [`DRAIN_TIME`]: the client can then read the answer it is given.
+async fn drain(mut body: axum::body::Body) {
+    let read = async {
+        let mut dropped = 0;
+        while dropped < DRAINED_BYTES {
+            match http_body_util::BodyExt::frame(&mut body).await {
+                Some(Ok(frame)) => dropped += frame.data_ref().map_or(0, |data| data.len()),
+                _ => break, // all of it, or a client gone
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
+}
 
 fn too_large() -> Response {
     let message = format!("The request's body is over the limit of {BODY_LIMIT} bytes.");
