@@ -411,6 +411,18 @@ fn served_cookies_are_secure_when_configured_and_foreign_hosts_are_refused() {
     ] {
         assert!(set_cookie.contains(flag), "{flag} in {set_cookie}");
     }
+    // Served over HTTPS, a form from the same name over plain HTTP is
+    // another origin.
+    let plain = testkit::exchange(
+        address,
+        &format!(
+            "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nOrigin: http://{address}\r\n\
+             Connection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n{fields}",
+            fields.len()
+        ),
+    );
+    assert!(plain.starts_with("HTTP/1.1 403"), "{plain}");
     let rebound = testkit::exchange(
         address,
         "GET / HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n",

@@ -168,8 +168,9 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
 
 /// True when the browser says so (`Sec-Fetch-Site: cross-site`, or
 /// `same-site`: a sibling subdomain is another site's code too), or when the
-/// `Origin` it sends is not `http://` and this server's `Host`. An `Origin`
-/// that is not plain ASCII text counts as another site, never as none.
+/// `Origin` it sends is not this server's scheme (`https` when
+/// `SESSION_COOKIE_SECURE=1`, else `http`) and `Host`. An `Origin` that is
+/// not plain ASCII text counts as another site, never as none.
 fn is_cross_site(headers: &HeaderMap) -> bool {
     let text = |name: &str| headers.get(name).map(|value| value.to_str().ok());
     if matches!(
@@ -182,9 +183,12 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
         None => false,
         Some(None) => true,
         Some(Some(origin)) => {
+            // Served over HTTPS (`SESSION_COOKIE_SECURE=1`), a page over
+            // plain HTTP on the same name is another origin, and anyone on
+            // the network can write one.
             let host = text("host").flatten().unwrap_or_default();
-            let ours = [format!("http://{host}"), format!("https://{host}")];
-            host.is_empty() || !ours.iter().any(|ours| ours == origin)
+            let scheme = if secure_cookies() { "https" } else { "http" };
+            host.is_empty() || origin != format!("{scheme}://{host}")
         }
     }
 }
