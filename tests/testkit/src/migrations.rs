@@ -109,17 +109,10 @@ pub fn backups_are_private_and_follow_no_link(sandbox: &Sandbox, file: &str, fir
 /// `db vacuum` on a database whose posts were half deleted gives the space
 /// back, keeps every row, and says how much it freed.
 pub fn vacuum_frees_the_space_deleted_rows_left(sandbox: &Sandbox, file: &str) {
-    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let mut conn = with_posts(sandbox, file, &[], 2000);
+    conn.batch_execute("DELETE FROM post WHERE id % 2 = 0")
+        .unwrap();
     let path = sandbox.path().join(file);
-    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-    conn.batch_execute(
-        "INSERT INTO user (username, password) VALUES ('ann', 'a hash');
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
-         INSERT INTO post (author_id, title, body, slug)
-             SELECT 1, 'post ' || i, printf('%.300c', 'x'), 'post-' || i FROM n;
-         DELETE FROM post WHERE id % 2 = 0;",
-    )
-    .unwrap();
     let run = sandbox.run(&["db", "vacuum"]);
     assert!(run.success, "{}", run.stderr);
     let freed: i64 = run
@@ -165,19 +158,27 @@ pub fn a_damaged_file_is_reported_and_not_served(sandbox: &Sandbox, file: &str) 
     assert!(serve.stderr.contains(&refusal), "{}", serve.stderr);
 }
 
+/// `db upgrade` with `upgrade` after it, then user 1 and `posts` posts of
+/// 300 bytes each (about 300 KB for 1,000), written by SQL of the test's.
+fn with_posts(sandbox: &Sandbox, file: &str, upgrade: &[&str], posts: usize) -> SqliteConnection {
+    let mut args = vec!["db", "upgrade"];
+    args.extend_from_slice(upgrade);
+    assert!(sandbox.run(&args).success);
+    let path = sandbox.path().join(file);
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    conn.batch_execute(&format!(
+        "INSERT INTO user (username, password) VALUES ('ann', 'a hash');
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {posts})
+         INSERT INTO post (author_id, title, body) SELECT 1, 'post ' || i, printf('%.300c', 'x') FROM n;"
+    ))
+    .unwrap();
+    conn
+}
+
 /// A database at `first` holding about 300 KB of posts, so that its backup
 /// takes a while to write.
 fn at_first_with_rows(sandbox: &Sandbox, file: &str, first: &str) -> SqliteConnection {
-    assert!(sandbox.run(&["db", "upgrade", "--to", first]).success);
-    let path = sandbox.path().join(file);
-    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-    conn.batch_execute(
-        "INSERT INTO user (username, password) VALUES ('ann', 'a hash');
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
-         INSERT INTO post (author_id, title, body) SELECT 1, 'post ' || i, printf('%.300c', 'x') FROM n;",
-    )
-    .unwrap();
-    conn
+    with_posts(sandbox, file, &["--to", first], 1000)
 }
 
 /// The names in the database's folder that start with its own name.
