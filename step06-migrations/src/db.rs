@@ -51,7 +51,7 @@ pub fn check_migrated(path: &Path) -> Result<(), Error> {
         return Err(Error::Pending { path, pending });
     }
     // Versions alone can lie (a wrong `db stamp`): the tables must match too.
-    let drift = drift::check(&mut conn, &migrate::MIGRATIONS)?;
+    let drift = drift::check(&mut conn, &migrate::MIGRATIONS, crate::draft::SCHEMA_RS)?;
     let structural = drift
         .iter()
         .filter(|line| !line.starts_with("data:"))

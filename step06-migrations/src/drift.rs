@@ -10,20 +10,22 @@ use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
 use crate::Error;
+use crate::draft::{declared, stored_as};
 use crate::migrate::{
     all_migrations, applied, broken_references, tables, unknown_versions, upgrade,
 };
-use crate::schema::{post, user};
+use crate::print_schema::{Table, found};
 
 // ANCHOR: check
 /// `db check`: what differs between the database and what this program
 /// was compiled for. Versions: applied against embedded. Structure: a fresh
 /// in-memory database migrated from `source`, compared table by table with
 /// this one through `table_info`, `index_list` and `foreign_key_list`. And
-/// `schema.rs` against that fresh database. Empty means no drift.
+/// `schema_rs` against that fresh database. Empty means no drift.
 pub fn check(
     conn: &mut SqliteConnection,
     source: &impl MigrationSource<Sqlite>,
+    schema_rs: &str,
 ) -> Result<Vec<String>, Error> {
     // A damaged file first: the rest of it may not even be readable.
     let damage = crate::upkeep::damage(conn);
@@ -70,7 +72,7 @@ pub fn check(
             "data: {broken} row(s) point at rows that do not exist ({why})"
         ));
     }
-    drift.extend(schema_rs_drift(&mut fresh)?);
+    drift.extend(schema_rs_drift(&mut fresh, schema_rs)?);
     Ok(drift)
 }
 // ANCHOR_END: check
@@ -170,54 +172,38 @@ fn definition_drift(
     Ok(drift)
 }
 
-/// Where `schema.rs` and the migrated tables disagree about columns.
-fn schema_rs_drift(fresh: &mut SqliteConnection) -> Result<Vec<String>, Error> {
-    #[derive(QueryableByName)]
-    struct Column {
-        #[diesel(sql_type = Text)]
-        name: String,
-    }
-    let declared = [
-        (
-            "user",
-            diesel::debug_query::<Sqlite, _>(&user::table.select(user::all_columns)).to_string(),
-        ),
-        (
-            "post",
-            diesel::debug_query::<Sqlite, _>(&post::table.select(post::all_columns)).to_string(),
-        ),
-    ];
+/// Where `schema.rs` and the migrated tables disagree about a table's
+/// columns: their names, order, types or NULL rules.
+fn schema_rs_drift(fresh: &mut SqliteConnection, schema_rs: &str) -> Result<Vec<String>, Error> {
+    let migrated = found(fresh)?;
     let mut drift = Vec::new();
-    for (table, select) in declared {
-        let migrated: Vec<String> =
-            diesel::sql_query("SELECT name FROM pragma_table_info(?) ORDER BY cid")
-                .bind::<Text, _>(table)
-                .load::<Column>(fresh)?
-                .into_iter()
-                .map(|column| column.name)
-                .collect();
-        let in_schema_rs: Vec<String> = select
-            .split(" FROM ")
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("SELECT ")
-            .split(", ")
-            .map(|column| {
-                column
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or_default()
-                    .trim_matches('`')
-                    .to_owned()
-            })
-            .collect();
-        if migrated != in_schema_rs {
+    for table in declared(schema_rs)? {
+        let made = migrated.iter().find(|t| t.name == table.name);
+        let made = made.map_or("no such table".to_owned(), columns);
+        if made != columns(&table) {
+            let (name, declared) = (&table.name, columns(&table));
             drift.push(format!(
-                "schema.rs declares {table}({}) but the migrations make {table}({})",
-                in_schema_rs.join(", "),
-                migrated.join(", ")
+                "schema.rs declares {name}({declared}) but the migrations make {name}({made})"
             ));
         }
     }
     Ok(drift)
+}
+
+/// `id BigInt, bio Nullable<Text>`: a table's columns as `schema.rs` writes
+/// them, each type as SQLite stores it.
+fn columns(table: &Table) -> String {
+    let column = |c: &crate::print_schema::Column| {
+        let rust = stored_as(&c.sql_type);
+        match c.nullable {
+            true => format!("{} Nullable<{rust}>", c.name),
+            false => format!("{} {rust}", c.name),
+        }
+    };
+    table
+        .columns
+        .iter()
+        .map(column)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,7 +1,7 @@
 //! Step 6 of *Flask with databases, in Rust*: step 5's blog, its schema now
 //! made and evolved by migrations (Flask-Migrate's job) that keep the data:
-//! upgrade, downgrade, history, stamp, check, vacuum, print-schema, and a
-//! backup before each run.
+//! upgrade, downgrade, history, stamp, a draft from the models, check,
+//! vacuum, print-schema, and a backup before each run.
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
@@ -17,17 +17,18 @@
 //!    current, new and stamp.
 //! 7. `backup.rs`: the copy made before a migration.
 //! 8. `upkeep.rs`: `db vacuum`, and the check that the file is sound.
-//! 9. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`,
-//!    and any damage to the file.
-//! 10. `print_schema.rs`: `db print-schema`, `schema.rs` from the database.
-//! 11. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 9. `print_schema.rs`: `db print-schema`, `schema.rs` from the database.
+//! 10. `draft.rs`: `db migrate -m`, a migration drafted from `schema.rs`.
+//! 11. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`,
+//!     and any damage to the file.
+//! 12. `db.rs`: the pool and its pragmas, and the request's connection,
 //!     checked out of the pool on first use.
-//! 12. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 13. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 14. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 15. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 16. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 17. `main.rs`: the command line: `db ...` and `serve`.
+//! 13. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 14. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 15. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 16. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 17. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 18. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -37,6 +38,7 @@ pub mod backup;
 pub mod blog;
 pub mod config;
 pub mod db;
+pub mod draft;
 pub mod drift;
 pub mod error;
 pub mod migrate;

@@ -5,9 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use step06_migrations::migrate::{self, MIGRATIONS};
+use step06_migrations::migrate::{self, Source};
 use step06_migrations::{Config, Error, config, create_app, db, walkthrough};
-use step06_migrations::{backup, drift, print_schema, upkeep};
+use step06_migrations::{backup, draft, drift, print_schema, upkeep};
+
+/// The step's migrations and schema.rs in the source tree, from the
+/// workspace root: where `db new` and `db migrate` write, and what
+/// `--from-source` reads.
+const MIGRATIONS_FOLDER: &str = "step06-migrations/migrations";
+const SCHEMA_RS_FILE: &str = "step06-migrations/src/schema.rs";
 
 // ANCHOR: cli
 /// Step 6: step 5's blog, its schema made and changed by migrations that
@@ -36,8 +42,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Migrations: `flask db` in Rust.
-    #[command(subcommand)]
-    Db(Db),
+    Db(DbArgs),
     /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It refuses a
     /// database with pending migrations. It logs each request to stderr
     /// (RUST_LOG=warn quiets it). Sessions are signed with SECRET_KEY (128 hex
@@ -51,6 +56,18 @@ enum Command {
         #[arg(long)]
         migrate: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct DbArgs {
+    /// Read the migrations and schema.rs from step06-migrations/ under the
+    /// current folder when the command runs, not the copies compiled in, so
+    /// that an edit needs no rebuild.
+    #[arg(long, global = true)]
+    from_source: bool,
+
+    #[command(subcommand)]
+    command: Db,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,7 +99,17 @@ enum Db {
         /// What it does, in letters, digits and _ (`add_post_views`).
         name: String,
         /// The migrations folder to create it in.
-        #[arg(long, default_value = "step06-migrations/migrations")]
+        #[arg(long, default_value = MIGRATIONS_FOLDER)]
+        dir: PathBuf,
+    },
+    /// Draft a migration from what schema.rs declares and the database
+    /// lacks (or has and schema.rs does not): review it, then `db upgrade`.
+    Migrate {
+        /// What it does, in words: it names the migration's folder.
+        #[arg(short, long)]
+        message: String,
+        /// The migrations folder to create it in.
+        #[arg(long, default_value = MIGRATIONS_FOLDER)]
         dir: PathBuf,
     },
     /// Record the database as at VERSION, running nothing: older migrations
@@ -112,21 +139,59 @@ fn run(cli: Cli) -> Result<(), Error> {
     let out = &mut std::io::stdout().lock();
     match cli.command {
         None => walkthrough::run(out),
-        Some(Command::Db(command)) => db_command(command, &database()?, out),
+        Some(Command::Db(args)) => {
+            let code = Code::new(args.from_source)?;
+            db_command(args.command, &code, &database()?, out)
+        }
         Some(Command::Serve { port, migrate }) => serve(database()?, port, migrate),
     }
 }
 
+/// What the `db` commands hold the database up to: the migrations and
+/// schema.rs, as compiled in or, with `--from-source`, as they are now.
+struct Code {
+    migrations: Source,
+    schema_rs: String,
+}
+
+impl Code {
+    fn new(from_source: bool) -> Result<Code, Error> {
+        if !from_source {
+            let schema_rs = draft::SCHEMA_RS.to_owned();
+            return Ok(Code {
+                migrations: Source::Embedded,
+                schema_rs,
+            });
+        }
+        let read = |path: &str| {
+            let source = |source| Error::Read {
+                path: path.into(),
+                source,
+            };
+            std::fs::read_to_string(path).map_err(source)
+        };
+        let migrations = Source::folder(Path::new(MIGRATIONS_FOLDER))?;
+        Ok(Code {
+            migrations,
+            schema_rs: read(SCHEMA_RS_FILE)?,
+        })
+    }
+}
+
 /// Runs one `db` command on the database at `path`: one function each.
-fn db_command(command: Db, path: &Path, out: &mut impl Write) -> Result<(), Error> {
+fn db_command(command: Db, code: &Code, path: &Path, out: &mut impl Write) -> Result<(), Error> {
+    let source = &code.migrations;
     match command {
-        Db::Upgrade { to, no_backup } => db_upgrade(path, to.as_deref(), no_backup, out),
-        Db::Downgrade { steps, no_backup } => db_downgrade(path, steps.into(), no_backup, out),
-        Db::History => db_history(path, out),
+        Db::Upgrade { to, no_backup } => db_upgrade(path, source, to.as_deref(), no_backup, out),
+        Db::Downgrade { steps, no_backup } => {
+            db_downgrade(path, source, steps.into(), no_backup, out)
+        }
+        Db::History => db_history(path, source, out),
         Db::Current => db_current(path, out),
         Db::New { name, dir } => db_new(&name, &dir, out),
-        Db::Stamp { version } => db_stamp(path, &version, out),
-        Db::Check => db_check(path, out),
+        Db::Migrate { message, dir } => db_migrate(path, code, &message, &dir, out),
+        Db::Stamp { version } => db_stamp(path, source, &version, out),
+        Db::Check => db_check(path, code, out),
         Db::Vacuum => db_vacuum(path, out),
         Db::PrintSchema => db_print_schema(path, out),
     }
@@ -147,22 +212,23 @@ fn existing(path: &Path) -> Result<diesel::SqliteConnection, Error> {
 /// migrations up to `to`, in one transaction.
 fn db_upgrade(
     path: &Path,
+    source: &Source,
     to: Option<&str>,
     no_backup: bool,
     out: &mut impl Write,
 ) -> Result<(), Error> {
     if let Some(version) = to {
-        migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
+        migrate::check_version(source, version)?; // a typo makes no file
     }
     let conn = &mut migrate::connect(path)?;
-    let pending = migrate::pending(conn, &MIGRATIONS)? > 0;
+    let pending = migrate::pending(conn, source)? > 0;
     if migrate::current(conn)?.is_none() && !migrate::tables(conn)?.is_empty() {
-        let first = migrate::first_version(&MIGRATIONS)?;
+        let first = migrate::first_version(source)?;
         let path = path.to_path_buf();
         return Err(Error::NotAdopted { path, first });
     }
     let copy = back_up_unless(no_backup || !pending, conn, path, out)?;
-    let applied = migrate::upgrade(conn, &MIGRATIONS, to).map_err(|err| undone(err, copy, path))?;
+    let applied = migrate::upgrade(conn, source, to).map_err(|err| undone(err, copy, path))?;
     let none = match to {
         Some(to) if pending => format!("Nothing to apply up to {to}: the database is past it."),
         _ => "Nothing to apply: the database is up to date.".to_owned(),
@@ -174,6 +240,7 @@ fn db_upgrade(
 /// reverted, in one transaction.
 fn db_downgrade(
     path: &Path,
+    source: &Source,
     steps: usize,
     no_backup: bool,
     out: &mut impl Write,
@@ -182,14 +249,14 @@ fn db_downgrade(
     let applied = migrate::current(conn)?.is_some();
     let copy = back_up_unless(no_backup || !applied, conn, path, out)?;
     let reverted =
-        migrate::downgrade(conn, &MIGRATIONS, steps).map_err(|err| undone(err, copy, path))?;
+        migrate::downgrade(conn, source, steps).map_err(|err| undone(err, copy, path))?;
     let none = "Nothing to revert: no migration is applied.";
     report(out, "Reverted", &reverted, none)
 }
 
 /// `db history`: every migration, applied or pending.
-fn db_history(path: &Path, out: &mut impl Write) -> Result<(), Error> {
-    migrate::history(&mut existing(path)?, &MIGRATIONS, out)
+fn db_history(path: &Path, source: &Source, out: &mut impl Write) -> Result<(), Error> {
+    migrate::history(&mut existing(path)?, source, out)
 }
 
 /// `db current`: the version the database is at.
@@ -202,7 +269,8 @@ fn db_current(path: &Path, out: &mut impl Write) -> Result<(), Error> {
 /// `db new NAME`: an empty pair of files to fill in by hand.
 fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
     let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
-    let created = migrate::new_migration(dir, name, &now)?;
+    let empty = ["-- the change\n", "-- how to undo it\n"];
+    let created = migrate::new_migration(dir, name, &now, empty)?;
     let next = "write the change, rebuild (the binary embeds its migrations), then `db upgrade`";
     Ok(writeln!(
         out,
@@ -211,10 +279,59 @@ fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
     )?)
 }
 
+// ANCHOR: db_migrate
+/// `db migrate -m MESSAGE`: a draft of the migration from the database to
+/// schema.rs, in a new folder named after the time and the message.
+fn db_migrate(
+    path: &Path,
+    code: &Code,
+    message: &str,
+    dir: &Path,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let name = folder_name(message)?;
+    let conn = &mut existing(path)?;
+    let Some(draft) = draft::draft(conn, &code.migrations, &code.schema_rs, message)? else {
+        return Ok(writeln!(
+            out,
+            "Nothing to draft: the database matches schema.rs."
+        )?);
+    };
+    let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
+    let created = migrate::new_migration(dir, &name, &now, [&draft.up, &draft.down])?;
+    writeln!(out, "Drafted {}:", created.display())?;
+    for change in &draft.changes {
+        writeln!(out, "  {change}")?;
+    }
+    Ok(writeln!(
+        out,
+        "It is a draft: read up.sql and down.sql before `db upgrade`."
+    )?)
+}
+// ANCHOR_END: db_migrate
+
+/// `add user bio` → `add_user_bio`: the message as a folder name.
+fn folder_name(message: &str) -> Result<String, Error> {
+    let words: Vec<String> = message
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    match words.join("_") {
+        name if name.is_empty() => Err(Error::Message(stepkit::quote(message))),
+        name => Ok(name.chars().take(60).collect()),
+    }
+}
+
 /// `db stamp VERSION`: records migrations as applied, running nothing.
-fn db_stamp(path: &Path, version: &str, out: &mut impl Write) -> Result<(), Error> {
-    migrate::check_version(&MIGRATIONS, version)?; // a typo makes no file
-    let (stamped, forgotten) = migrate::stamp(&mut existing(path)?, &MIGRATIONS, version)?;
+fn db_stamp(
+    path: &Path,
+    source: &Source,
+    version: &str,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    migrate::check_version(source, version)?; // a typo makes no file
+    let (stamped, forgotten) = migrate::stamp(&mut existing(path)?, source, version)?;
     let none = "Nothing to stamp: those are applied already.";
     if !stamped.is_empty() || forgotten.is_empty() {
         report(out, "Stamped", &stamped, none)?;
@@ -258,8 +375,8 @@ fn db_vacuum(path: &Path, out: &mut impl Write) -> Result<(), Error> {
 
 /// `db check`: the drift between the database and the migrations, one line
 /// each; drift is a failure, so that a script can stop on it.
-fn db_check(path: &Path, out: &mut impl Write) -> Result<(), Error> {
-    let drift = drift::check(&mut existing(path)?, &MIGRATIONS)?;
+fn db_check(path: &Path, code: &Code, out: &mut impl Write) -> Result<(), Error> {
+    let drift = drift::check(&mut existing(path)?, &code.migrations, &code.schema_rs)?;
     for line in &drift {
         writeln!(out, "drift: {line}")?;
     }
@@ -324,7 +441,8 @@ fn report(out: &mut impl Write, verb: &str, names: &[String], none: &str) -> Res
 fn serve(path: PathBuf, port: u16, migrate_first: bool) -> Result<(), Error> {
     stepkit::logging::init("step06_migrations");
     if migrate_first {
-        db_upgrade(&path, None, false, &mut std::io::stdout().lock())?;
+        let stdout = &mut std::io::stdout().lock();
+        db_upgrade(&path, &Source::Embedded, None, false, stdout)?;
     }
     db::check_migrated(&path)?; // before a key is made for a database that cannot serve
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;

@@ -12,7 +12,9 @@ use diesel::migration::{Migration, MigrationSource};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::Sqlite;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::{
+    EmbeddedMigrations, FileBasedMigrations, MigrationHarness, embed_migrations,
+};
 
 use crate::Error;
 
@@ -23,6 +25,32 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 // ANCHOR_END: embedded
 
 type Migrations = Vec<Box<dyn Migration<Sqlite>>>;
+
+/// Where the `db` commands take the migrations from: the ones compiled in,
+/// or a folder read when the command runs (`db --from-source ...`), which
+/// needs no rebuild after an edit.
+pub enum Source {
+    Embedded,
+    Folder(FileBasedMigrations),
+}
+
+impl Source {
+    pub fn folder(path: &Path) -> Result<Source, Error> {
+        let found = FileBasedMigrations::from_path(path);
+        Ok(Source::Folder(
+            found.map_err(|err| Error::Migration(err.into()))?,
+        ))
+    }
+}
+
+impl MigrationSource<Sqlite> for Source {
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<Sqlite>>>> {
+        match self {
+            Source::Embedded => MIGRATIONS.migrations(),
+            Source::Folder(folder) => folder.migrations(),
+        }
+    }
+}
 
 /// Opens the database for a migration command, creating the file if needed.
 /// Foreign keys stay off, SQLite's default: see [`upgrade`].
@@ -301,10 +329,15 @@ pub fn stamp(
 }
 // ANCHOR_END: stamp
 
-/// `db new NAME`: an empty `up.sql` and `down.sql` in a folder named after
-/// `now` (`YYYY-MM-DD-HHMMSS`) and `name`, as `flask db migrate -m` makes a
-/// revision file; diesel does not write the SQL from the models.
-pub fn new_migration(folder: &Path, name: &str, now: &str) -> Result<PathBuf, Error> {
+/// A new migration, `up.sql` and `down.sql`, in a folder named after `now`
+/// (`YYYY-MM-DD-HHMMSS`) and `name`: `db new` writes them empty, `db
+/// migrate` writes a draft.
+pub fn new_migration(
+    folder: &Path,
+    name: &str,
+    now: &str,
+    [up, down]: [&str; 2],
+) -> Result<PathBuf, Error> {
     let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
         return Err(Error::MigrationName(stepkit::quote(name)));
@@ -319,8 +352,8 @@ pub fn new_migration(folder: &Path, name: &str, now: &str) -> Result<PathBuf, Er
         path: dir.clone(),
         source,
     })?;
-    for (file, what) in [("up.sql", "the change"), ("down.sql", "how to undo it")] {
-        std::fs::write(dir.join(file), format!("-- {what}\n"))?;
+    for (file, text) in [("up.sql", up), ("down.sql", down)] {
+        std::fs::write(dir.join(file), text)?;
     }
     Ok(dir)
 }

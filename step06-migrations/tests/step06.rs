@@ -138,7 +138,11 @@ fn upgrade_from_empty_makes_the_latest_schema() {
         migrate::tables(&mut conn).unwrap(),
         ["post", "session", "user"]
     );
-    assert!(drift::check(&mut conn, &MIGRATIONS).unwrap().is_empty());
+    assert!(
+        drift::check(&mut conn, &MIGRATIONS, step06_migrations::draft::SCHEMA_RS)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -535,7 +539,7 @@ fn a_row_that_pointed_nowhere_before_does_not_block_an_upgrade_but_check_reports
             .len(),
         2
     );
-    let drift = drift::check(&mut conn, &MIGRATIONS).unwrap();
+    let drift = drift::check(&mut conn, &MIGRATIONS, step06_migrations::draft::SCHEMA_RS).unwrap();
     let orphan =
         "data: 1 row(s) point at rows that do not exist (PRAGMA foreign_key_check lists them)";
     assert_eq!(drift, [orphan]);
@@ -556,7 +560,8 @@ fn check_sees_changed_definitions_triggers_and_views() {
     .unwrap();
     drop(conn);
     let mut conn = migrate::connect(&dir.path().join("blog.sqlite")).unwrap();
-    let mut drift = drift::check(&mut conn, &MIGRATIONS).unwrap();
+    let mut drift =
+        drift::check(&mut conn, &MIGRATIONS, step06_migrations::draft::SCHEMA_RS).unwrap();
     drift.sort();
     let expected = [
         "definition differs: table post",
@@ -727,4 +732,214 @@ fn print_schema_prints_the_schema_rs_of_the_database() {
         printed.contains("        shape -> Text, // SQL type GEOMETRY: check it\n"),
         "{printed}"
     );
+}
+
+/// A sandbox holding copies of step 6's migrations and schema.rs where the
+/// workspace has them, for `--from-source`.
+fn sandbox_with_the_sources() -> Sandbox {
+    let sandbox = sandbox();
+    let folder = testkit::workspace_root().join("step06-migrations/migrations");
+    for migration in std::fs::read_dir(folder).unwrap() {
+        let name = migration.unwrap().file_name().into_string().unwrap();
+        for file in ["up.sql", "down.sql"] {
+            sandbox.copy_in(&format!("step06-migrations/migrations/{name}/{file}"));
+        }
+    }
+    sandbox.copy_in("step06-migrations/src/schema.rs");
+    sandbox
+}
+
+/// The book's change to the model: a `bio` that may be NULL.
+const WITHOUT_BIO: &str = "        password -> Text,\n";
+const WITH_BIO: &str = "        password -> Text,\n        bio -> Nullable<Text>,\n";
+
+/// `schema_rs` with `from` replaced by `to`, which must be there once.
+fn edited(schema_rs: &str, from: &str, to: &str) -> String {
+    assert_eq!(schema_rs.matches(from).count(), 1, "{from:?}");
+    schema_rs.replace(from, to)
+}
+
+#[test]
+fn from_the_model_to_a_migration_as_the_book_shows_it() {
+    let sandbox = sandbox_with_the_sources();
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let database = sandbox.path().join("instance/step06.sqlite");
+    let mut conn = migrate::connect(&database).unwrap();
+    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
+        .execute(&mut conn)
+        .unwrap();
+    let schema_rs = sandbox.path().join("step06-migrations/src/schema.rs");
+    let model = std::fs::read_to_string(&schema_rs).unwrap();
+    std::fs::write(&schema_rs, edited(&model, WITHOUT_BIO, WITH_BIO)).unwrap();
+
+    let mut transcript = sandbox.transcript(&[
+        "db check --from-source",
+        "db migrate --from-source -m \"add user bio\"",
+    ]);
+    let folder = sandbox.path().join("step06-migrations/migrations");
+    let drafted = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .find(|name| name.ends_with("_add_user_bio"))
+        .expect("a draft");
+    for file in ["up.sql", "down.sql"] {
+        let text = std::fs::read_to_string(folder.join(&drafted).join(file)).unwrap();
+        let shown = format!("step06-migrations/migrations/*_add_user_bio/{file}");
+        transcript.push_str(&format!("$ cat {shown}\n{text}\n"));
+    }
+    transcript.push_str(&sandbox.transcript(&[
+        "db upgrade --from-source",
+        "db check --from-source",
+        "db downgrade --from-source",
+        "db upgrade --from-source",
+    ]));
+    // The version is the time of the draft: the book shows its shape.
+    let stamp = &drafted[..17];
+    let version: String = stamp.chars().filter(char::is_ascii_digit).collect();
+    let transcript = transcript
+        .replace(stamp, "YYYY-MM-DD-HHMMSS")
+        .replace(&version, "YYYYMMDDHHMMSS");
+    insta::assert_snapshot!("model_to_migration", transcript);
+
+    // The column is there, and the row the loop began with is whole.
+    let rows = strings(
+        &mut conn,
+        "SELECT username || ' ' || coalesce(bio, 'NULL') AS value FROM user",
+    );
+    assert_eq!(rows, ["ann NULL"]);
+    let check = sandbox.run(&["db", "check", "--from-source"]);
+    assert!(check.success, "{}", check.stdout);
+}
+
+/// Step 6's migrations and `draft` in a folder of their own.
+fn with_the_draft(draft: &step06_migrations::draft::Draft) -> (TempDir, FileBasedMigrations) {
+    let dir = TempDir::new().unwrap();
+    let step06 = testkit::workspace_root().join("step06-migrations/migrations");
+    for migration in std::fs::read_dir(step06).unwrap() {
+        let from = migration.unwrap().path();
+        let to = dir.path().join(from.file_name().unwrap());
+        std::fs::create_dir(&to).unwrap();
+        for file in ["up.sql", "down.sql"] {
+            std::fs::copy(from.join(file), to.join(file)).unwrap();
+        }
+    }
+    let files = [draft.up.as_str(), draft.down.as_str()];
+    migrate::new_migration(dir.path(), "draft", "2027-01-01-000001", files).unwrap();
+    let source = FileBasedMigrations::from_path(dir.path()).unwrap();
+    (dir, source)
+}
+
+#[test]
+fn each_kind_of_draft_upgrades_and_downgrades_a_database_with_rows() {
+    use step06_migrations::draft::{self, SCHEMA_RS};
+    let session = &SCHEMA_RS[SCHEMA_RS.find("diesel::table! {\n    /// Who").unwrap()
+        ..SCHEMA_RS.find("diesel::joinable!").unwrap()];
+    let tag = "diesel::table! {\n    tag (id) {\n        id -> BigInt,\n        name -> Text,\n    }\n}\n";
+    let changes = [
+        ("add column user.bio", WITHOUT_BIO, WITH_BIO),
+        (
+            "post.slug allow NULL",
+            "slug -> Text,",
+            "slug -> Nullable<Text>,",
+        ),
+        (
+            "drop column post.published",
+            "        published -> Bool,\n",
+            "",
+        ),
+        (
+            "add table tag",
+            "diesel::joinable!(post",
+            &format!("{tag}diesel::joinable!(post"),
+        ),
+        ("drop table session", session, ""),
+    ];
+    for (change, from, to) in changes {
+        let (_dir, mut conn) = database_at(LAST);
+        let titles = "SELECT title || ' by ' || author_id AS value FROM post ORDER BY id";
+        let before = strings(&mut conn, titles);
+        let schema_rs = edited(SCHEMA_RS, from, to);
+        let draft = draft::draft(&mut conn, &MIGRATIONS, &schema_rs, change)
+            .unwrap()
+            .expect("a draft");
+        assert_eq!(draft.changes, [change]);
+        let (_folder, source) = with_the_draft(&draft);
+        migrate::upgrade(&mut conn, &source, None).unwrap();
+        let drift = drift::check(&mut conn, &source, &schema_rs).unwrap();
+        assert!(drift.is_empty(), "{change}: {drift:?}");
+        assert_eq!(strings(&mut conn, titles), before, "{change}");
+        migrate::downgrade(&mut conn, &source, 1).unwrap();
+        let drift = drift::check(&mut conn, &MIGRATIONS, SCHEMA_RS).unwrap();
+        assert!(drift.is_empty(), "{change}, reverted: {drift:?}");
+        assert_eq!(strings(&mut conn, titles), before, "{change}, reverted");
+    }
+}
+
+#[test]
+fn a_rebuilding_draft_keeps_the_id_counter() {
+    use step06_migrations::draft::{self, SCHEMA_RS};
+    let (_dir, mut conn) = database_at(LAST);
+    diesel::sql_query("DELETE FROM post WHERE id = 3")
+        .execute(&mut conn)
+        .unwrap();
+    let schema_rs = edited(SCHEMA_RS, "slug -> Text,", "slug -> Nullable<Text>,");
+    let draft = draft::draft(&mut conn, &MIGRATIONS, &schema_rs, "slug").unwrap();
+    let (_folder, source) = with_the_draft(&draft.unwrap());
+    migrate::upgrade(&mut conn, &source, None).unwrap();
+    diesel::sql_query("INSERT INTO post (author_id, title, body) VALUES (1, 'New', 'x')")
+        .execute(&mut conn)
+        .unwrap();
+    let ids = strings(
+        &mut conn,
+        "SELECT CAST(id AS TEXT) AS value FROM post ORDER BY id",
+    );
+    assert_eq!(ids, ["1", "2", "4"]);
+}
+
+#[test]
+fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
+    use step06_migrations::draft::SCHEMA_RS;
+    let rename = "        username -> Text,\n        password -> Text,\n";
+    let cases = [
+        (
+            "a rename",
+            rename,
+            "        username -> Text,\n        secret -> Text,\n",
+        ),
+        ("a type change", "title -> Text,", "title -> BigInt,"),
+        (
+            "a NOT NULL column",
+            WITHOUT_BIO,
+            "        password -> Text,\n        bio -> Text,\n",
+        ),
+        (
+            "a line it cannot read",
+            "slug -> Text,",
+            "#[sql_name = \"s\"]\n        slug -> Text,",
+        ),
+        ("what SQLite refuses", "        author_id -> BigInt,\n", ""),
+    ];
+    let mut said = String::new();
+    for (case, from, to) in cases {
+        let sandbox = sandbox_with_the_sources();
+        assert!(sandbox.run(&["db", "upgrade"]).success);
+        sandbox.write(
+            "step06-migrations/src/schema.rs",
+            edited(SCHEMA_RS, from, to),
+        );
+        let run = sandbox.run(&["db", "migrate", "--from-source", "-m", case]);
+        assert!(!run.success && run.stdout.is_empty(), "{case}");
+        let folder = sandbox.path().join("step06-migrations/migrations");
+        assert_eq!(std::fs::read_dir(folder).unwrap().count(), 4, "{case}");
+        said.push_str(&format!("{case}:\n{}", run.stderr));
+    }
+    let sandbox = sandbox_with_the_sources();
+    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
+    let behind = sandbox.run(&["db", "migrate", "-m", "behind"]);
+    said.push_str(&format!("a database behind:\n{}", behind.stderr));
+    let nothing = sandbox.run(&["db", "upgrade"]);
+    assert!(nothing.success);
+    let nothing = sandbox.run(&["db", "migrate", "-m", "nothing"]);
+    said.push_str(&format!("nothing to do:\n{}", nothing.stdout));
+    insta::assert_snapshot!("draft_refusals", said);
 }

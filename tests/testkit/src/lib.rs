@@ -171,7 +171,8 @@ impl Sandbox {
     pub fn transcript(&self, lines: &[&str]) -> String {
         let mut text = String::new();
         for line in lines {
-            let words: Vec<&str> = line.split_whitespace().collect();
+            let words = shell_words(line);
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
             let split = words.iter().take_while(|word| is_assignment(word)).count();
             let (env, args) = words.split_at(split);
             let env: Vec<(&str, &str)> =
@@ -180,9 +181,16 @@ impl Sandbox {
             let shown_env: String = words[..split].iter().map(|w| format!("{w} ")).collect();
             let package = self.package();
             let separator = if args.is_empty() { "" } else { " -- " };
+            let shown_args: Vec<String> = args
+                .iter()
+                .map(|arg| match arg.contains(' ') {
+                    true => format!("\"{arg}\""),
+                    false => (*arg).to_owned(),
+                })
+                .collect();
             text.push_str(&format!(
                 "$ {shown_env}cargo run -q -p {package}{separator}{}\n",
-                args.join(" ")
+                shown_args.join(" ")
             ));
             text.push_str(&run.stdout);
             text.push_str(&run.stderr);
@@ -193,6 +201,24 @@ impl Sandbox {
         }
         text
     }
+}
+
+/// A command line's words as a shell splits them: at spaces, except inside
+/// double quotes, which are dropped.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted) = (Vec::new(), None::<String>, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            ' ' if !quoted => words.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
 }
 
 fn is_assignment(word: &str) -> bool {
