@@ -26,6 +26,7 @@ use futures_util::FutureExt;
 use stepkit::file::FileIdentity;
 
 use crate::backend::{Conn, Location, check_postgres_url};
+use crate::draft::SCHEMA_RS;
 use crate::{Error, drift, migrate, upkeep};
 
 /// Where the database lives when neither `--database` nor `DATABASE_URL` says:
@@ -97,8 +98,8 @@ pub fn check_migrated(location: &Location) -> Result<(), Error> {
     // On PostgreSQL, creating nothing: `schema.rs` against the tables there
     // (`db check` migrates a scratch schema, which needs CREATE rights).
     let drift = match location {
-        Location::Sqlite(_) => drift::check(&mut conn, migrations)?,
-        Location::Postgres(_) => drift::schema_rs_drift(&mut conn, "the database has")?,
+        Location::Sqlite(_) => drift::check(&mut conn, migrations, SCHEMA_RS)?,
+        Location::Postgres(_) => drift::schema_rs_drift(&mut conn, SCHEMA_RS, "the database has")?,
     };
     let structural = drift
         .iter()

@@ -11,10 +11,11 @@ use diesel::sql_types::Text;
 
 use crate::Error;
 use crate::backend::{Conn, Location, MultiBackend};
+use crate::draft::{declared, stored_as};
 use crate::migrate::{
-    Name, all_migrations, applied, broken_references, tables, unknown_versions, upgrade,
+    all_migrations, applied, broken_references, tables, unknown_versions, upgrade,
 };
-use crate::schema::{post, user};
+use crate::print_schema::{Column, Table, found};
 
 /// `db check`: what differs between the database and what this program
 /// was compiled for. Versions: applied against embedded. Structure: an
@@ -25,6 +26,7 @@ use crate::schema::{post, user};
 pub fn check(
     conn: &mut Conn,
     source: &impl MigrationSource<MultiBackend>,
+    schema_rs: &str,
 ) -> Result<Vec<String>, Error> {
     // A damaged file first: the rest of it may not even be readable.
     let damage = crate::upkeep::damage(conn);
@@ -48,7 +50,7 @@ pub fn check(
         ));
     }
     let found = Picture::of(conn)?;
-    let expected = migrated_afresh(conn, source)?;
+    let expected = migrated_afresh(conn, source, schema_rs)?;
     for line in &expected.lines {
         if !found.lines.contains(line) {
             drift.push(format!("missing from the database: {line}"));
@@ -78,11 +80,12 @@ pub fn check(
 fn migrated_afresh(
     conn: &mut Conn,
     source: &impl MigrationSource<MultiBackend>,
+    schema_rs: &str,
 ) -> Result<Picture, Error> {
     let migrate_and_look = |fresh: &mut Conn| -> Result<Picture, Error> {
         upgrade(fresh, source, None)?;
         let mut picture = Picture::of(fresh)?;
-        picture.schema_rs_drift = schema_rs_drift(fresh, "the migrations make")?;
+        picture.schema_rs_drift = schema_rs_drift(fresh, schema_rs, "the migrations make")?;
         Ok(picture)
     };
     match conn {
@@ -245,62 +248,40 @@ fn definition_drift(
     drift
 }
 
-/// Where `schema.rs` and the tables of `conn` disagree about columns; each
-/// line ends "but {they} {table}(...)". It only reads.
-pub fn schema_rs_drift(conn: &mut Conn, they: &str) -> Result<Vec<String>, Error> {
-    let declared = [
-        (
-            "user",
-            diesel::debug_query::<diesel::sqlite::Sqlite, _>(
-                &user::table.select(user::all_columns),
-            )
-            .to_string(),
-        ),
-        (
-            "post",
-            diesel::debug_query::<diesel::sqlite::Sqlite, _>(
-                &post::table.select(post::all_columns),
-            )
-            .to_string(),
-        ),
-    ];
-    let columns = match conn {
-        Conn::Sqlite(_) => "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
-        Conn::Postgres(_) => {
-            "SELECT column_name AS name FROM information_schema.columns
-             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
-        }
-    };
+/// Where `schema_rs` and the tables `conn` holds disagree about a table's
+/// columns: their names, order, types or NULL rules. `they` says whose
+/// tables they are, for the message.
+pub fn schema_rs_drift(conn: &mut Conn, schema_rs: &str, they: &str) -> Result<Vec<String>, Error> {
+    let postgres = matches!(conn, Conn::Postgres(_));
+    let made = found(conn)?;
     let mut drift = Vec::new();
-    for (table, select) in declared {
-        let migrated: Vec<String> = diesel::sql_query(columns)
-            .bind::<Text, _>(table)
-            .load::<Name>(conn)?
-            .into_iter()
-            .map(|column| column.name)
-            .collect();
-        let in_schema_rs: Vec<String> = select
-            .split(" FROM ")
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("SELECT ")
-            .split(", ")
-            .map(|column| {
-                column
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or_default()
-                    .trim_matches('`')
-                    .to_owned()
-            })
-            .collect();
-        if migrated != in_schema_rs {
+    for table in declared(schema_rs)? {
+        let has = made.iter().find(|t| t.name == table.name);
+        let has = has.map_or("no such table".to_owned(), |t| columns(t, postgres));
+        let (name, declared) = (&table.name, columns(&table, postgres));
+        if has != declared {
             drift.push(format!(
-                "schema.rs declares {table}({}) but {they} {table}({})",
-                in_schema_rs.join(", "),
-                migrated.join(", ")
+                "schema.rs declares {name}({declared}) but {they} {name}({has})"
             ));
         }
     }
     Ok(drift)
+}
+
+/// `id BigInt, bio Nullable<Text>`: a table's columns as `schema.rs` writes
+/// them, each type as the database stores it.
+fn columns(table: &Table, postgres: bool) -> String {
+    let column = |c: &Column| {
+        let rust = stored_as(&c.sql_type, postgres);
+        match c.nullable {
+            true => format!("{} Nullable<{rust}>", c.name),
+            false => format!("{} {rust}", c.name),
+        }
+    };
+    table
+        .columns
+        .iter()
+        .map(column)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

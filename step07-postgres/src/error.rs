@@ -66,11 +66,32 @@ pub enum Error {
     AmbiguousVersion(String),
     #[error("a migration name is letters, digits and _, not {0}")]
     MigrationName(String),
+    #[error("the message {0} has no letter or digit to name the migration's folder with")]
+    Message(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "schema.rs line {0}: cannot read {1}; a draft reads `column -> Type,` lines in `table!`"
+    )]
+    SchemaRs(usize, String),
+    #[error(
+        "the database is {0} migration(s) behind: `db upgrade` first, so that the draft starts from the latest"
+    )]
+    DraftBehind(usize),
+    #[error("cannot draft this migration: {0}; write it by hand with `db new`")]
+    CannotDraft(String),
+    #[error(
+        "the draft fails on a copy of the database's schema ({0}); write the migration by hand with `db new`"
+    )]
+    DraftFails(String),
     #[error(
         "database {database} is damaged ({first}); `db check` lists what is wrong, and a backup restores it"
     )]
     Damaged { database: Location, first: String },
-    #[error("the database has drifted from the migrations ({0} difference(s), listed above)")]
+    #[error("{0} difference(s) from the migrations and schema.rs, listed above")]
     Drift(usize),
     #[error("there is no database at {database} yet: `db upgrade` creates it")]
     NoDatabase { database: Location },

@@ -19,17 +19,18 @@
 //!    current, new and stamp.
 //! 8. `backup.rs`: the copy made before a migration, or a `pg_dump`.
 //! 9. `upkeep.rs`: `db vacuum`, and the check that a SQLite file is sound.
-//! 10. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`,
+//! 10. `print_schema.rs`: `db print-schema`, `schema.rs` from the database.
+//! 11. `draft.rs`: `db migrate -m`, a migration drafted from `schema.rs`.
+//! 12. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`,
 //!     and any damage to the file.
-//! 11. `print_schema.rs`: `db print-schema`, `schema.rs` from the database.
-//! 12. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 13. `db.rs`: the pool and its pragmas, and the request's connection,
 //!     checked out of the pool on first use.
-//! 13. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 14. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 15. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 16. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 17. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 18. `main.rs`: the command line: `db ...` and `serve`.
+//! 14. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 15. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 16. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 17. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 18. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 19. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -40,6 +41,7 @@ pub mod backup;
 pub mod blog;
 pub mod config;
 pub mod db;
+pub mod draft;
 pub mod drift;
 pub mod error;
 pub mod migrate;

@@ -7,8 +7,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use step07_postgres::backend::{Conn, Location};
 use step07_postgres::backup::{self, Backup};
+use step07_postgres::migrate::Source;
 use step07_postgres::{Config, Error, config, create_app, db, walkthrough};
-use step07_postgres::{drift, migrate, print_schema, upkeep};
+use step07_postgres::{draft, drift, migrate, print_schema, upkeep};
+
+/// The step's migrations and schema.rs in the source tree, from the
+/// workspace root: where `db new` and `db migrate` write, and what
+/// `--from-source` reads.
+const MIGRATIONS_FOLDER: &str = "step07-postgres/migrations";
+const MIGRATIONS_POSTGRES_FOLDER: &str = "step07-postgres/migrations-postgres";
+const SCHEMA_RS_FILE: &str = "step07-postgres/src/schema.rs";
 
 /// Step 7: step 6's blog and migrations on SQLite or, given a postgres://
 /// URL, on a PostgreSQL server.
@@ -36,8 +44,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Migrations: `flask db` in Rust.
-    #[command(subcommand)]
-    Db(Db),
+    Db(DbArgs),
     /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It refuses a
     /// database with pending migrations. It logs each request to stderr
     /// (RUST_LOG=warn quiets it). Sessions are signed with SECRET_KEY (128 hex
@@ -51,6 +58,18 @@ enum Command {
         #[arg(long)]
         migrate: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct DbArgs {
+    /// Read the migrations (for the database's dialect) and schema.rs from
+    /// step07-postgres/ under the current folder when the command runs, not
+    /// the copies compiled in, so that an edit needs no rebuild.
+    #[arg(long, global = true)]
+    from_source: bool,
+
+    #[command(subcommand)]
+    command: Db,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,8 +101,19 @@ enum Db {
         /// What it does, in letters, digits and _ (`add_post_views`).
         name: String,
         /// The migrations folder to create it in.
-        #[arg(long, default_value = "step07-postgres/migrations")]
+        #[arg(long, default_value = MIGRATIONS_FOLDER)]
         dir: PathBuf,
+    },
+    /// Draft a migration from what schema.rs declares and the database
+    /// lacks (or has and schema.rs does not): review it, then `db upgrade`.
+    Migrate {
+        /// What it does, in words: it names the migration's folder.
+        #[arg(short, long)]
+        message: String,
+        /// The migrations folder to create it in [default: the database's
+        /// dialect's, step07-postgres/migrations or migrations-postgres]
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Record the database as at VERSION, running nothing: older migrations
     /// applied, later or unknown ones forgotten (adopts a database step 5's
@@ -111,21 +141,79 @@ fn run(cli: Cli) -> Result<(), Error> {
     let out = &mut std::io::stdout().lock();
     match cli.command {
         None => walkthrough::run(out),
-        Some(Command::Db(command)) => db_command(command, &database()?, out),
+        Some(Command::Db(args)) => {
+            let location = database()?;
+            let code = Code::new(args.from_source, &location)?;
+            db_command(args.command, &code, &location, out)
+        }
         Some(Command::Serve { port, migrate }) => serve(database()?, port, migrate),
     }
 }
 
+/// What the `db` commands hold the database up to: the migrations for its
+/// dialect and schema.rs, as compiled in or, with `--from-source`, as they
+/// are now.
+struct Code {
+    migrations: Source,
+    folder: &'static str,
+    schema_rs: String,
+}
+
+impl Code {
+    fn new(from_source: bool, location: &Location) -> Result<Code, Error> {
+        let folder = match location {
+            Location::Sqlite(_) => MIGRATIONS_FOLDER,
+            Location::Postgres(_) => MIGRATIONS_POSTGRES_FOLDER,
+        };
+        if !from_source {
+            let (migrations, schema_rs) = (migrate::embedded(location), draft::SCHEMA_RS);
+            let (migrations, schema_rs) = (Source::Embedded(migrations), schema_rs.to_owned());
+            return Ok(Code {
+                migrations,
+                folder,
+                schema_rs,
+            });
+        }
+        let read = |path: &str| {
+            let source = |source| Error::Read {
+                path: path.into(),
+                source,
+            };
+            std::fs::read_to_string(path).map_err(source)
+        };
+        let migrations = Source::folder(Path::new(folder))?;
+        Ok(Code {
+            migrations,
+            folder,
+            schema_rs: read(SCHEMA_RS_FILE)?,
+        })
+    }
+}
+
 /// Runs one `db` command at `location`: one function each.
-fn db_command(command: Db, location: &Location, out: &mut impl Write) -> Result<(), Error> {
+fn db_command(
+    command: Db,
+    code: &Code,
+    location: &Location,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let source = &code.migrations;
     match command {
-        Db::Upgrade { to, no_backup } => db_upgrade(location, to.as_deref(), no_backup, out),
-        Db::Downgrade { steps, no_backup } => db_downgrade(location, steps.into(), no_backup, out),
-        Db::History => db_history(location, out),
+        Db::Upgrade { to, no_backup } => {
+            db_upgrade(location, source, to.as_deref(), no_backup, out)
+        }
+        Db::Downgrade { steps, no_backup } => {
+            db_downgrade(location, source, steps.into(), no_backup, out)
+        }
+        Db::History => db_history(location, source, out),
         Db::Current => db_current(location, out),
         Db::New { name, dir } => db_new(&name, &dir, out),
-        Db::Stamp { version } => db_stamp(location, &version, out),
-        Db::Check => db_check(location, out),
+        Db::Migrate { message, dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(code.folder));
+            db_migrate(location, code, &message, &dir, out)
+        }
+        Db::Stamp { version } => db_stamp(location, source, &version, out),
+        Db::Check => db_check(location, code, out),
         Db::Vacuum => db_vacuum(location, out),
         Db::PrintSchema => db_print_schema(location, out),
     }
@@ -154,23 +242,23 @@ fn for_change(conn: Result<Conn, Error>) -> Result<Conn, Error> {
 /// migrations up to `to`, in one transaction.
 fn db_upgrade(
     location: &Location,
+    source: &Source,
     to: Option<&str>,
     no_backup: bool,
     out: &mut impl Write,
 ) -> Result<(), Error> {
     if let Some(version) = to {
-        migrate::check_version(migrate::embedded(location), version)?; // a typo makes no file
+        migrate::check_version(source, version)?; // a typo makes no file
     }
     let conn = &mut for_change(migrate::connect(location))?;
-    let pending = migrate::pending(conn, migrate::embedded(location))? > 0;
+    let pending = migrate::pending(conn, source)? > 0;
     if migrate::current(conn)?.is_none() && !migrate::tables(conn)?.is_empty() {
-        let first = migrate::first_version(migrate::embedded(location))?;
+        let first = migrate::first_version(source)?;
         let database = location.clone();
         return Err(Error::NotAdopted { database, first });
     }
     let copy = back_up_unless(no_backup || !pending, conn, location, out)?;
-    let applied = migrate::upgrade(conn, migrate::embedded(location), to)
-        .map_err(|err| undone(err, copy, location))?;
+    let applied = migrate::upgrade(conn, source, to).map_err(|err| undone(err, copy, location))?;
     let none = match to {
         Some(to) if pending => format!("Nothing to apply up to {to}: the database is past it."),
         _ => "Nothing to apply: the database is up to date.".to_owned(),
@@ -182,6 +270,7 @@ fn db_upgrade(
 /// reverted, in one transaction.
 fn db_downgrade(
     location: &Location,
+    source: &Source,
     steps: usize,
     no_backup: bool,
     out: &mut impl Write,
@@ -189,15 +278,15 @@ fn db_downgrade(
     let conn = &mut for_change(existing(location))?;
     let applied = migrate::current(conn)?.is_some();
     let copy = back_up_unless(no_backup || !applied, conn, location, out)?;
-    let reverted = migrate::downgrade(conn, migrate::embedded(location), steps)
-        .map_err(|err| undone(err, copy, location))?;
+    let reverted =
+        migrate::downgrade(conn, source, steps).map_err(|err| undone(err, copy, location))?;
     let none = "Nothing to revert: no migration is applied.";
     report(out, "Reverted", &reverted, none)
 }
 
 /// `db history`: every migration, applied or pending.
-fn db_history(location: &Location, out: &mut impl Write) -> Result<(), Error> {
-    migrate::history(&mut existing(location)?, migrate::embedded(location), out)
+fn db_history(location: &Location, source: &Source, out: &mut impl Write) -> Result<(), Error> {
+    migrate::history(&mut existing(location)?, source, out)
 }
 
 /// `db current`: the version the database is at.
@@ -210,7 +299,8 @@ fn db_current(location: &Location, out: &mut impl Write) -> Result<(), Error> {
 /// `db new NAME`: an empty pair of files to fill in by hand.
 fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
     let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
-    let created = migrate::new_migration(dir, name, &now)?;
+    let empty = ["-- the change\n", "-- how to undo it\n"];
+    let created = migrate::new_migration(dir, name, &now, empty)?;
     let next = "write the change, rebuild (the binary embeds its migrations), then `db upgrade`";
     Ok(writeln!(
         out,
@@ -219,14 +309,58 @@ fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
     )?)
 }
 
+/// `db migrate -m MESSAGE`: a draft of the migration from the database to
+/// schema.rs, in a new folder named after the time and the message.
+fn db_migrate(
+    location: &Location,
+    code: &Code,
+    message: &str,
+    dir: &Path,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let name = folder_name(message)?;
+    let conn = &mut existing(location)?;
+    let Some(draft) = draft::draft(conn, &code.migrations, &code.schema_rs, message)? else {
+        return Ok(writeln!(
+            out,
+            "Nothing to draft: the database matches schema.rs."
+        )?);
+    };
+    let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
+    let created = migrate::new_migration(dir, &name, &now, [&draft.up, &draft.down])?;
+    writeln!(out, "Drafted {}:", created.display())?;
+    for change in &draft.changes {
+        writeln!(out, "  {change}")?;
+    }
+    Ok(writeln!(
+        out,
+        "It is a draft: read up.sql and down.sql before `db upgrade`."
+    )?)
+}
+
+/// `add user bio` → `add_user_bio`: the message as a folder name.
+fn folder_name(message: &str) -> Result<String, Error> {
+    let words: Vec<String> = message
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    match words.join("_") {
+        name if name.is_empty() => Err(Error::Message(stepkit::quote(message))),
+        name => Ok(name.chars().take(60).collect()),
+    }
+}
+
 /// `db stamp VERSION`: records migrations as applied, running nothing.
-fn db_stamp(location: &Location, version: &str, out: &mut impl Write) -> Result<(), Error> {
-    migrate::check_version(migrate::embedded(location), version)?; // a typo makes no file
-    let (stamped, forgotten) = migrate::stamp(
-        &mut for_change(existing(location))?,
-        migrate::embedded(location),
-        version,
-    )?;
+fn db_stamp(
+    location: &Location,
+    source: &Source,
+    version: &str,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    migrate::check_version(source, version)?; // a typo makes no file
+    let (stamped, forgotten) =
+        migrate::stamp(&mut for_change(existing(location))?, source, version)?;
     let none = "Nothing to stamp: those are applied already.";
     if !stamped.is_empty() || forgotten.is_empty() {
         report(out, "Stamped", &stamped, none)?;
@@ -265,8 +399,8 @@ fn db_vacuum(location: &Location, out: &mut impl Write) -> Result<(), Error> {
 
 /// `db check`: the drift between the database and the migrations, one line
 /// each; drift is a failure, so that a script can stop on it.
-fn db_check(location: &Location, out: &mut impl Write) -> Result<(), Error> {
-    let drift = drift::check(&mut existing(location)?, migrate::embedded(location))?;
+fn db_check(location: &Location, code: &Code, out: &mut impl Write) -> Result<(), Error> {
+    let drift = drift::check(&mut existing(location)?, &code.migrations, &code.schema_rs)?;
     for line in &drift {
         writeln!(out, "drift: {line}")?;
     }
@@ -339,7 +473,8 @@ fn report(out: &mut impl Write, verb: &str, names: &[String], none: &str) -> Res
 fn serve(location: Location, port: u16, migrate_first: bool) -> Result<(), Error> {
     stepkit::logging::init("step07_postgres");
     if migrate_first {
-        db_upgrade(&location, None, false, &mut std::io::stdout().lock())?;
+        let (stdout, source) = (&mut std::io::stdout().lock(), migrate::embedded(&location));
+        db_upgrade(&location, &Source::Embedded(source), None, false, stdout)?;
     }
     db::check_migrated(&location)?; // before a key is made for a database that cannot serve
     let key = config::secret_key(std::env::var("SECRET_KEY").ok().as_deref())?;

@@ -12,7 +12,9 @@ use diesel::connection::SimpleConnection;
 use diesel::migration::{Migration, MigrationSource};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::{
+    EmbeddedMigrations, FileBasedMigrations, MigrationHarness, embed_migrations,
+};
 
 use crate::Error;
 use crate::backend::{Conn, Location, MultiBackend};
@@ -35,6 +37,32 @@ pub fn embedded(location: &Location) -> &'static EmbeddedMigrations {
 // ANCHOR_END: embedded
 
 type Migrations = Vec<Box<dyn Migration<MultiBackend>>>;
+
+/// Where the `db` commands take the migrations from: the ones compiled in,
+/// or a folder read when the command runs (`db --from-source ...`), which
+/// needs no rebuild after an edit.
+pub enum Source {
+    Embedded(&'static EmbeddedMigrations),
+    Folder(FileBasedMigrations),
+}
+
+impl Source {
+    pub fn folder(path: &Path) -> Result<Source, Error> {
+        let found = FileBasedMigrations::from_path(path);
+        Ok(Source::Folder(
+            found.map_err(|err| Error::Migration(err.into()))?,
+        ))
+    }
+}
+
+impl MigrationSource<MultiBackend> for Source {
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<MultiBackend>>>> {
+        match self {
+            Source::Embedded(embedded) => embedded.migrations(),
+            Source::Folder(folder) => folder.migrations(),
+        }
+    }
+}
 
 /// diesel's own table of applied versions, which `stamp` writes to.
 mod versions {
@@ -379,10 +407,15 @@ pub fn stamp(
     })
 }
 
-/// `db new NAME`: an empty `up.sql` and `down.sql` in a folder named after
-/// `now` (`YYYY-MM-DD-HHMMSS`) and `name`, as `flask db migrate -m` makes a
-/// revision file; diesel does not write the SQL from the models.
-pub fn new_migration(folder: &Path, name: &str, now: &str) -> Result<PathBuf, Error> {
+/// A new migration, `up.sql` and `down.sql`, in a folder named after `now`
+/// (`YYYY-MM-DD-HHMMSS`) and `name`: `db new` writes them empty, `db
+/// migrate` writes a draft.
+pub fn new_migration(
+    folder: &Path,
+    name: &str,
+    now: &str,
+    [up, down]: [&str; 2],
+) -> Result<PathBuf, Error> {
     let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
         return Err(Error::MigrationName(stepkit::quote(name)));
@@ -397,8 +430,8 @@ pub fn new_migration(folder: &Path, name: &str, now: &str) -> Result<PathBuf, Er
         path: dir.clone(),
         source,
     })?;
-    for (file, what) in [("up.sql", "the change"), ("down.sql", "how to undo it")] {
-        std::fs::write(dir.join(file), format!("-- {what}\n"))?;
+    for (file, text) in [("up.sql", up), ("down.sql", down)] {
+        std::fs::write(dir.join(file), text)?;
     }
     Ok(dir)
 }

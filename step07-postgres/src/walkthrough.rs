@@ -97,7 +97,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
     describe(out, conn)?;
 
     heading(out, 7, "Check for drift")?;
-    let drift = drift::check(conn, &MIGRATIONS)?;
+    let drift = drift::check(conn, &MIGRATIONS, crate::draft::SCHEMA_RS)?;
     writeln!(
         out,
         "db check: {} difference(s) from the migrations and schema.rs.",
