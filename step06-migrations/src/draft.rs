@@ -472,13 +472,13 @@ fn with_null_rule(create: &str, column: &str, nullable: bool) -> Option<String> 
 /// A token of SQL text and where it is: a word (a quoted name without its
 /// quotes) or one other character. Comments, string literals and spaces
 /// are left out, so a comma or `NOT` inside them is not one.
-struct Token {
-    text: String,
+pub struct Token {
+    pub text: String,
     start: usize,
     end: usize,
 }
 
-fn tokens(sql: &str) -> Vec<Token> {
+pub fn tokens(sql: &str) -> Vec<Token> {
     let bytes = sql.as_bytes();
     let (mut found, mut at) = (Vec::new(), 0);
     let until = |from: usize, stop: &str| sql[from..].find(stop).map_or(sql.len(), |i| from + i);

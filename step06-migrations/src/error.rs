@@ -62,6 +62,10 @@ pub enum Error {
     MigrationName(String),
     #[error("the message {0} has no letter or digit to name the migration's folder with")]
     Message(String),
+    #[error("`db sql` runs one statement, and this has more after a `;`")]
+    OneStatement,
+    #[error("`db sql` needs a statement: \"SELECT * FROM user\", say")]
+    NoStatement,
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,

@@ -1,7 +1,7 @@
 //! Step 6 of *Flask with databases, in Rust*: step 5's blog, its schema now
 //! made and evolved by migrations (Flask-Migrate's job) that keep the data:
 //! upgrade, downgrade, history, stamp, a draft from the models, check,
-//! vacuum, print-schema, and a backup before each run.
+//! vacuum, print-schema, a SQL shell, and a backup before each run.
 //!
 //! Read in this order; each file uses only the ones above it:
 //!
@@ -21,14 +21,15 @@
 //! 10. `draft.rs`: `db migrate -m`, a migration drafted from `schema.rs`.
 //! 11. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`,
 //!     and any damage to the file.
-//! 12. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 12. `shell.rs`: `db sql`, one statement run and its rows printed.
+//! 13. `db.rs`: the pool and its pragmas, and the request's connection,
 //!     checked out of the pool on first use.
-//! 13. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 14. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 15. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 16. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 17. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 18. `main.rs`: the command line: `db ...` and `serve`.
+//! 14. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 15. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 16. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 17. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 18. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 19. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -47,6 +48,7 @@ pub mod print_schema;
 pub mod routes;
 pub mod schema;
 pub mod session;
+pub mod shell;
 pub mod timestamp;
 pub mod upkeep;
 pub mod walkthrough;

@@ -126,6 +126,11 @@ enum Db {
     Vacuum,
     /// Print schema.rs for the database as it is (diesel's print-schema).
     PrintSchema,
+    /// Run one SQL statement and print its rows (or how many it changed).
+    Sql {
+        /// The statement, quoted for the shell: "SELECT * FROM user".
+        statement: String,
+    },
 }
 // ANCHOR_END: cli
 
@@ -194,6 +199,9 @@ fn db_command(command: Db, code: &Code, path: &Path, out: &mut impl Write) -> Re
         Db::Check => db_check(path, code, out),
         Db::Vacuum => db_vacuum(path, out),
         Db::PrintSchema => db_print_schema(path, out),
+        Db::Sql { statement } => {
+            step06_migrations::shell::run(&mut existing(path)?, &statement, out)
+        }
     }
 }
 

@@ -943,3 +943,22 @@ fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
     said.push_str(&format!("nothing to do:\n{}", nothing.stdout));
     insta::assert_snapshot!("draft_refusals", said);
 }
+
+#[test]
+fn the_sql_shell_as_the_book_shows_it() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade", "--to", "20260103"]).success);
+    let transcript = sandbox.transcript(&[
+        "db sql \"INSERT INTO user (username, password) VALUES ('ann', 'not-a-hash')\"",
+        "db sql \"INSERT INTO post (author_id, title, body) VALUES (1, ' ', 'blank')\"",
+        "db upgrade",
+        "db sql \"SELECT id, author_id, title, published FROM post\"",
+        "db sql \"UPDATE post SET title = 'Fixed' WHERE id = 1\"",
+        "db upgrade",
+        "db sql \"SELECT count(*) AS posts FROM post; DELETE FROM post\"",
+    ]);
+    insta::assert_snapshot!("sql_shell", transcript);
+    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
+    let titles = strings(&mut conn, "SELECT title AS value FROM post");
+    assert_eq!(titles, ["Fixed"], "the refused statement deleted nothing");
+}

@@ -23,14 +23,15 @@
 //! 11. `draft.rs`: `db migrate -m`, a migration drafted from `schema.rs`.
 //! 12. `drift.rs`: `db check`, the drift from the migrations and `schema.rs`,
 //!     and any damage to the file.
-//! 13. `db.rs`: the pool and its pragmas, and the request's connection,
+//! 13. `shell.rs`: `db sql`, one statement run and its rows printed.
+//! 14. `db.rs`: the pool and its pragmas, and the request's connection,
 //!     checked out of the pool on first use.
-//! 14. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
-//! 15. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
-//! 16. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
-//! 17. `routes.rs`: the other pages, and the app that joins the blueprints.
-//! 18. `config.rs`: the app factory, `create_app(config)`, and the secret key.
-//! 19. `main.rs`: the command line: `db ...` and `serve`.
+//! 15. `auth.rs`: flaskr's `auth.py`: who is logged in, and the session.
+//! 16. `api.rs`: the JSON API; its writes ask `auth.rs` who is logged in.
+//! 17. `blog.rs`: flaskr's `blog.py`: the posts one may write, change and delete.
+//! 18. `routes.rs`: the other pages, and the app that joins the blueprints.
+//! 19. `config.rs`: the app factory, `create_app(config)`, and the secret key.
+//! 20. `main.rs`: the command line: `db ...` and `serve`.
 //!
 //! `walkthrough.rs` is the narration `cargo run` prints.
 
@@ -50,6 +51,7 @@ pub mod print_schema;
 pub mod routes;
 pub mod schema;
 pub mod session;
+pub mod shell;
 pub mod timestamp;
 pub mod upkeep;
 pub mod walkthrough;

@@ -129,6 +129,11 @@ enum Db {
     Vacuum,
     /// Print schema.rs for the database as it is (diesel's print-schema).
     PrintSchema,
+    /// Run one SQL statement and print its rows (or how many it changed).
+    Sql {
+        /// The statement, quoted for the shell: "SELECT * FROM user".
+        statement: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -216,6 +221,9 @@ fn db_command(
         Db::Check => db_check(location, code, out),
         Db::Vacuum => db_vacuum(location, out),
         Db::PrintSchema => db_print_schema(location, out),
+        Db::Sql { statement } => {
+            step07_postgres::shell::run(&mut existing(location)?, &statement, out)
+        }
     }
 }
 

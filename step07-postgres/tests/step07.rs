@@ -1162,3 +1162,47 @@ fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
     }
     insta::assert_snapshot!("draft_refusals", said);
 }
+
+#[test]
+fn the_sql_shell_as_the_book_shows_it_on_either_database() {
+    for database in TestDatabase::each() {
+        eprintln!("-- on {}", database.backend());
+        let sandbox = sandbox();
+        // SQLite: the sandbox's default file, as the book runs it; PostgreSQL:
+        // the test's own database, through DATABASE_URL.
+        let env = match database.is_postgres() {
+            true => format!("DATABASE_URL={} ", database.setting()),
+            false => String::new(),
+        };
+        let env_pair = env.trim().split_once('=');
+        let run = |args: &[&str]| sandbox.run_with_env(args, &Vec::from_iter(env_pair));
+        assert!(run(&["db", "upgrade", "--to", "20260103"]).success);
+        let lines = [
+            "db sql \"INSERT INTO \\\"user\\\" (username, password) VALUES ('ann', 'not-a-hash')\"",
+            "db sql \"INSERT INTO post (author_id, title, body) VALUES (1, ' ', 'blank')\"",
+            "db upgrade --no-backup",
+            "db sql \"SELECT id, author_id, title, published FROM post\"",
+            "db sql \"UPDATE post SET title = 'Fixed' WHERE id = 1\"",
+            "db upgrade --no-backup",
+            "db sql \"SELECT count(*) AS posts FROM post; DELETE FROM post\"",
+        ];
+        let lines: Vec<String> = lines.iter().map(|line| format!("{env}{line}")).collect();
+        let transcript = sandbox.transcript(&Vec::from_iter(lines.iter().map(String::as_str)));
+        let title = run(&["db", "sql", "SELECT title FROM post"]).stdout;
+        let fixed = "title\n'Fixed'\n(1 row(s))\n";
+        assert_eq!(title, fixed, "the refused DELETE deleted nothing");
+        if !database.is_postgres() {
+            insta::assert_snapshot!("sql_shell", transcript);
+            continue;
+        }
+        // PostgreSQL quotes every value, numbers too, and words its refusal its way.
+        for said in [
+            "'1' | '1' | ' ' | 'true'",
+            "is violated by some row",
+            "Applied 2026-01-04-000001_post_title_check",
+            "`db sql` runs one statement",
+        ] {
+            assert!(transcript.contains(said), "{said}: {transcript}");
+        }
+    }
+}

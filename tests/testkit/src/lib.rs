@@ -183,8 +183,8 @@ impl Sandbox {
             let separator = if args.is_empty() { "" } else { " -- " };
             let shown_args: Vec<String> = args
                 .iter()
-                .map(|arg| match arg.contains(' ') {
-                    true => format!("\"{arg}\""),
+                .map(|arg| match arg.contains([' ', '"']) {
+                    true => format!("\"{}\"", arg.replace('"', "\\\"")),
                     false => (*arg).to_owned(),
                 })
                 .collect();
@@ -204,11 +204,16 @@ impl Sandbox {
 }
 
 /// A command line's words as a shell splits them: at spaces, except inside
-/// double quotes, which are dropped.
+/// double quotes, which are dropped (`\"` is a quote kept).
 fn shell_words(line: &str) -> Vec<String> {
     let (mut words, mut word, mut quoted) = (Vec::new(), None::<String>, false);
-    for c in line.chars() {
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
+            '\\' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                word.get_or_insert_with(String::new).push('"');
+            }
             '"' => {
                 quoted = !quoted;
                 word.get_or_insert_with(String::new);
