@@ -343,13 +343,25 @@ fn adopting_a_step5_database_as_the_book_shows_it() {
         .unwrap();
     drop(conn);
     let transcript = sandbox.transcript(&[
+        "--database instance/step05.sqlite db sql \"INSERT INTO user (username, password) VALUES ('ann', 'not-a-hash')\"",
+        "--database instance/step05.sqlite db sql \"INSERT INTO post (author_id, title, body) VALUES (1, 'Hello World', 'written by step 5')\"",
         "--database instance/step05.sqlite db history",
         "--database instance/step05.sqlite db upgrade",
         "--database instance/step05.sqlite db stamp 20260101000001",
         "--database instance/step05.sqlite db upgrade",
         "--database instance/step05.sqlite db check",
+        "--database instance/step05.sqlite db sql \"SELECT id, author_id, title, published, slug FROM post\"",
     ]);
     insta::assert_snapshot!("adopt_step5", transcript);
+    // The refused upgrade made no backup; the one that ran made one, named
+    // after the version the stamp recorded.
+    let mut backups: Vec<String> = std::fs::read_dir(sandbox.path().join("instance"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.contains(".backup-"))
+        .collect();
+    backups.sort();
+    assert_eq!(backups, ["step05.sqlite.backup-20260101000001"]);
 }
 
 #[test]

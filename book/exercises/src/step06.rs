@@ -19,14 +19,12 @@ pub struct Migration {
 /// The version before the exercise's migration: step 6's last.
 const STEP06_HEAD: &str = "2026-01-04-000001";
 
-/// A database at step 6's last version with `users`, the folder of step
-/// 6's migrations plus `migration` (as `name`), and the user table's SQL as
-/// it stands.
+/// A database at step 6's last version with `users`, and the folder of step
+/// 6's migrations plus `migration` (as `name`).
 pub struct Setup {
     _folder: tempfile::TempDir,
     pub conn: SqliteConnection,
     pub source: FileBasedMigrations,
-    pub user_table: String,
 }
 
 pub fn setup(name: &str, migration: Migration, users: &[&str]) -> Setup {
@@ -51,12 +49,10 @@ pub fn setup(name: &str, migration: Migration, users: &[&str]) -> Setup {
     for username in users {
         add_user(&mut conn, username).expect("a user");
     }
-    let user_table = table_sql(&mut conn);
     Setup {
         _folder: folder,
         conn,
         source,
-        user_table,
     }
 }
 
@@ -66,12 +62,18 @@ struct Sql {
     sql: String,
 }
 
-/// How SQLite stores the user table's definition.
-pub fn table_sql(conn: &mut SqliteConnection) -> String {
-    let rows: Vec<Sql> =
-        diesel::sql_query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'user'")
-            .load(conn)
-            .expect("the schema");
+/// A table as the database describes it: each column (name, type, NOT
+/// NULL, default, key), each index, each foreign key.
+pub fn table_shape(conn: &mut SqliteConnection, table: &str) -> String {
+    let sql = "SELECT group_concat(line, '; ') AS sql FROM (
+        SELECT 'column ' || name || ' ' || type || ' ' || \"notnull\" || ' ' || coalesce(dflt_value, '-') || ' ' || pk AS line
+            FROM pragma_table_info(?1)
+        UNION ALL SELECT 'index ' || \"unique\" || ' ' || origin FROM pragma_index_list(?1)
+        UNION ALL SELECT 'foreign key ' || \"from\" || ' ' || \"table\" FROM pragma_foreign_key_list(?1))";
+    let rows: Vec<Sql> = diesel::sql_query(sql)
+        .bind::<Text, _>(table)
+        .load(conn)
+        .expect("the table's shape");
     rows.into_iter().map(|row| row.sql).collect()
 }
 

@@ -1,2 +1,2 @@
 -- Undo the up: the user table goes back to what it was, with its users.
--- Your SQL here. Check it with: cargo run -p exercises -- check step06-column
+-- Your SQL here.

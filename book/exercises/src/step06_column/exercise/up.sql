@@ -1,2 +1,6 @@
--- Every user gets a bio; the users already there get an empty one.
-ALTER TABLE user ADD COLUMN bio TEXT NOT NULL DEFAULT '';
+-- Give every user the date they joined: `joined`, a TIMESTAMP that is
+-- never NULL and that a new user gets without naming it (CURRENT_TIMESTAMP).
+-- The users already there get the date of their first post, or the time of
+-- the upgrade if they have none. ALTER TABLE cannot add such a column, and
+-- `db migrate` refuses to draft it: this is one to write by hand.
+-- Your SQL here. Check it with: cargo run -p exercises -- check step06-column

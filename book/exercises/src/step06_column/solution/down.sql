@@ -1,3 +1,3 @@
--- Undo: the column goes, with what it held. SQLite has dropped columns
--- in place since 3.35; the bundled SQLite is newer.
-ALTER TABLE user DROP COLUMN bio;
+-- The column goes, with what it held. DROP COLUMN can take it in place: it
+-- has no index, key or constraint of its own.
+ALTER TABLE user DROP COLUMN joined;
