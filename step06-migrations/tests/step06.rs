@@ -403,6 +403,9 @@ fn serve_refuses_a_database_with_pending_migrations() {
             "error: database instance/step06.sqlite is 3 migration(s) behind this program; run `db upgrade` (or `serve --migrate`)"
         ]
     );
+    let key = sandbox.path().join("instance/step06-secret-key");
+    assert!(!key.exists(), "a refused database leaves no key behind");
+    let refused = sandbox.transcript(&["serve"]);
     let served = Served::start(&sandbox, &["--migrate"], &[]);
     assert!(
         served
@@ -411,6 +414,12 @@ fn serve_refuses_a_database_with_pending_migrations() {
         "{}",
         served.first_line
     );
+    // The test serves on a free port; the book shows the default one.
+    let port = served.address().rsplit(':').next().unwrap().to_owned();
+    let started = served.first_line.replace(&format!(":{port}/"), ":5000/");
+    let shown =
+        format!("{refused}$ cargo run -q -p step06-migrations -- serve --migrate\n{started}");
+    insta::assert_snapshot!("serving", shown);
     assert!(served.stop().success);
 }
 
