@@ -34,9 +34,9 @@ enum Command {
     /// Clear the existing data and create new tables (runs schema.sql).
     InitDb,
     /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It logs each
-    /// request, and each connection checked out and given back, to stderr
-    /// (RUST_LOG=warn quiets it). Sessions are signed with SECRET_KEY (128
-    /// hex digits), or else with a key generated once into
+    /// request to stderr (RUST_LOG=warn quiets it; RUST_LOG=info,step04_orm=debug
+    /// adds each connection checked out and given back). Sessions are signed
+    /// with SECRET_KEY (128 hex digits), or else with a key generated once into
     /// instance/step04-secret-key.
     Serve {
         /// The port on 127.0.0.1 (0 picks a free one).

@@ -45,7 +45,8 @@ enum Command {
     Db(DbArgs),
     /// Serve the app on 127.0.0.1 until Ctrl-C or SIGTERM. It refuses a
     /// database with pending migrations. It logs each request to stderr
-    /// (RUST_LOG=warn quiets it). Sessions are signed with SECRET_KEY (128 hex
+    /// (RUST_LOG=warn quiets it; RUST_LOG=info,step06_migrations=debug adds each connection
+    /// checked out and given back). Sessions are signed with SECRET_KEY (128 hex
     /// digits), or else with a key generated once into
     /// instance/step06-secret-key.
     Serve {

@@ -1,7 +1,8 @@
-//! What every request passes through, outermost first: a number for the
-//! log, readable error bodies, the host check, panic catching, a time
-//! limit, and the whole body read (within a limit) before the step's routes
-//! see the request. Werkzeug and Flask do this for a Flask app: its error
+//! What every request passes through, outermost first: the host check, a
+//! number for the log, readable error bodies and the safety headers (one
+//! layer, since each layer costs every request something: the appendix
+//! measures it), panic catching, a time limit, and the whole body read
+//! (within a limit) before the step's routes see the request. Werkzeug and Flask do this for a Flask app: its error
 //! pages, its `MAX_CONTENT_LENGTH`, and the 500 page a crashing view gets.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +18,6 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, context};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 
@@ -43,10 +43,11 @@ const SAFETY_HEADERS: [(HeaderName, &str); 3] = [
 ];
 
 // ANCHOR: layers
-/// Wraps `routes` in the layers every request passes through. The last ones
-/// added are outermost: they number the request, word whatever answer comes
-/// back, a panic's 500 included, and add the safety headers. Pages are
-/// worded with the step's `error.html`, which gets `status` and `detail`.
+/// Wraps `routes` in the layers every request passes through. The last one
+/// added is outermost: it checks the host, numbers the request, words
+/// whatever answer comes back, a panic's 500 included, and adds the safety
+/// headers. Pages are worded with the step's `error.html`, which gets
+/// `status` and `detail`.
 pub fn layers<S>(routes: Router<S>, templates: Arc<Environment<'static>>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -58,7 +59,7 @@ where
     // Each app counts its own failed logins.
     #[cfg(feature = "sessions")]
     let routes = routes.layer(axum::Extension(crate::throttle::Throttle::default()));
-    let mut app = routes
+    routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(whole_body))
         .layer(TimeoutLayer::with_status_code(
@@ -66,13 +67,7 @@ where
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn(known_host))
-        .layer(middleware::from_fn_with_state(pages, readable_errors));
-    for (name, value) in SAFETY_HEADERS {
-        let value = HeaderValue::from_static(value);
-        app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
-    }
-    app
+        .layer(middleware::from_fn_with_state(pages, every_answer))
 }
 // ANCHOR_END: layers
 
@@ -82,21 +77,16 @@ where
 /// `ALLOWED_HOSTS` (comma-separated, as Django's setting of that name), for
 /// a server behind a proxy. A page on another site whose name an attacker
 /// points at 127.0.0.1 (DNS rebinding) sends its own name and gets a 400.
-async fn known_host(request: Request, next: Next) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .map(|host| host.to_str());
-    match host {
-        None => next.run(request).await, // HTTP/1.0, or a test's own request
-        Some(Ok(host)) if is_known_host(host) => next.run(request).await,
-        Some(host) => {
-            let shown = crate::text::quote(host.unwrap_or("(not text)"));
-            tracing::warn!("refused a request for host {shown}");
-            let refusal = format!("This server does not answer for the host {shown}.");
-            (StatusCode::BAD_REQUEST, refusal).into_response()
-        }
+/// No `Host` at all (HTTP/1.0, or a test's own request) passes.
+fn unknown_host(request: &Request) -> Option<Response> {
+    let host = request.headers().get(header::HOST)?.to_str().ok();
+    if host.is_some_and(is_known_host) {
+        return None;
     }
+    let shown = crate::text::quote(host.unwrap_or("(not text)"));
+    tracing::warn!("refused a request for host {shown}");
+    let refusal = format!("This server does not answer for the host {shown}.");
+    Some((StatusCode::BAD_REQUEST, refusal).into_response())
 }
 
 fn is_known_host(host: &str) -> bool {
@@ -213,21 +203,35 @@ struct ErrorPages {
     requests: Arc<AtomicU64>,
 }
 
-// ANCHOR: readable_errors
-/// Numbers each request for the log, and gives every error answer a short
-/// readable body: JSON under `/api/`, a page elsewhere. A 5xx tells the
-/// client nothing internal, only the number the log lines carry.
-async fn readable_errors(
-    State(pages): State<ErrorPages>,
-    request: Request,
-    next: Next,
-) -> Response {
+// ANCHOR: every_answer
+/// The outermost layer: refuses a host this server is not, numbers each
+/// request for the log, words each error answer, and adds the safety
+/// headers to every answer.
+async fn every_answer(State(pages): State<ErrorPages>, request: Request, next: Next) -> Response {
     let id = pages.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!("request", id, method = %request.method(), path);
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = match span.in_scope(|| unknown_host(&request)) {
+        Some(refusal) => refusal,
+        None => next.run(request).instrument(span.clone()).await,
+    };
     let status = response.status();
     tracing::info!(parent: &span, "answered {status}");
+    let mut response = readable_errors(response, &pages, id, &path).await;
+    for (name, value) in SAFETY_HEADERS {
+        let value = HeaderValue::from_static(value);
+        response.headers_mut().entry(name).or_insert(value);
+    }
+    response
+}
+// ANCHOR_END: every_answer
+
+// ANCHOR: readable_errors
+/// Gives every error answer a short readable body: JSON under `/api/`, a
+/// page elsewhere. A 5xx tells the client nothing internal, only the number
+/// the log lines carry.
+async fn readable_errors(response: Response, pages: &ErrorPages, id: u64, path: &str) -> Response {
+    let status = response.status();
     let api = path.starts_with("/api/");
     if !(status.is_client_error() || status.is_server_error()) || is_worded(&response, api) {
         return response;
