@@ -9,7 +9,6 @@ mod common;
 use std::path::Path;
 use std::time::SystemTime;
 
-use criterion::Criterion;
 use measured::{Comparison, Row, figure};
 use rusqlite::Connection;
 
