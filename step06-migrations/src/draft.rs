@@ -12,7 +12,7 @@ use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
 use crate::Error;
-use crate::migrate::pending;
+use crate::migrate::{all_migrations, applied, pending, unknown_versions};
 use crate::print_schema::{Column, Table, found};
 
 /// `schema.rs` as this program was compiled with it.
@@ -20,7 +20,8 @@ pub const SCHEMA_RS: &str = include_str!("schema.rs");
 
 // ANCHOR: declared
 /// The tables a `schema.rs` declares: each `table!`'s name, key, and
-/// `column -> Type,` lines. A line inside a `table!` that is none of these
+/// `column -> Type,` lines. A line inside a `table!` that is none of these,
+/// a type a draft does not know, or a key that is not a column of its own,
 /// is refused by number rather than guessed at.
 pub fn declared(schema_rs: &str) -> Result<Vec<Table>, Error> {
     enum Part {
@@ -31,9 +32,11 @@ pub fn declared(schema_rs: &str) -> Result<Vec<Table>, Error> {
     }
     let (mut tables, mut part) = (Vec::<Table>::new(), Part::Outside);
     for (number, line) in schema_rs.lines().enumerate() {
-        let line = line.trim();
-        let unreadable = || Error::SchemaRs(number + 1, stepkit::quote(line));
-        if line.is_empty() || line.starts_with("//") {
+        let line = line.split("//").next().unwrap_or_default().trim();
+        let at = |why: String| Error::SchemaRs(number + 1, why);
+        let hint = "a draft reads `name (key) {` and `column -> Type,` lines in `table!`";
+        let unreadable = || at(format!("cannot read {}: {hint}", stepkit::quote(line)));
+        if line.is_empty() || line.starts_with("use ") {
             continue;
         }
         part = match part {
@@ -53,9 +56,18 @@ pub fn declared(schema_rs: &str) -> Result<Vec<Table>, Error> {
                 tables.push(Table { name, key, columns });
                 Part::Columns
             }
-            Part::Columns if line == "}" => Part::Closing,
+            Part::Columns if line == "}" => {
+                let table = tables.last().expect("a header");
+                key_problem(table).map_or(Ok(()), |why| Err(at(why)))?;
+                Part::Closing
+            }
             Part::Columns => {
                 let column = declared_column(line).ok_or_else(unreadable)?;
+                if !KNOWN_TYPES.contains(&column.sql_type.as_str()) {
+                    let known = KNOWN_TYPES.join(", ");
+                    let why = format!("{} is not a type a draft knows ({known})", column.sql_type);
+                    return Err(at(why));
+                }
                 tables.last_mut().expect("a header").columns.push(column);
                 Part::Columns
             }
@@ -64,6 +76,45 @@ pub fn declared(schema_rs: &str) -> Result<Vec<Table>, Error> {
         };
     }
     Ok(tables)
+}
+
+/// The diesel types a draft can write SQL for.
+const KNOWN_TYPES: [&str; 10] = [
+    "BigInt",
+    "Integer",
+    "SmallInt",
+    "Text",
+    "Bool",
+    "Timestamp",
+    "Date",
+    "Double",
+    "Float",
+    "Binary",
+];
+
+/// What is wrong with a table's key, if anything: it must name columns of
+/// the table, none of them `Nullable`, and the table must have columns.
+fn key_problem(table: &Table) -> Option<String> {
+    let name = &table.name;
+    if table.columns.is_empty() {
+        return Some(format!("table {name} has no columns"));
+    }
+    for key in &table.key {
+        match table.columns.iter().find(|c| &c.name == key) {
+            None => {
+                return Some(format!(
+                    "the key {key} of table {name} is none of its columns"
+                ));
+            }
+            Some(column) if column.nullable => {
+                return Some(format!(
+                    "the key {key} of table {name} is Nullable, which a key cannot be"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 /// A Rust name, as a table or column is named in `schema.rs`.
@@ -113,6 +164,10 @@ pub fn draft(
     let behind = pending(conn, source)?;
     if behind > 0 {
         return Err(Error::DraftBehind(behind));
+    }
+    let unknown = unknown_versions(&all_migrations(source)?, &applied(conn)?);
+    if let Some(version) = unknown.into_iter().next() {
+        return Err(Error::UnknownApplied(version));
     }
     let wanted = declared(schema_rs)?;
     let steps = steps(conn, &wanted)?;
@@ -188,11 +243,15 @@ fn create_table(table: &Table) -> Result<Step, Error> {
     for column in &table.columns {
         let sql = sql_type(name, column)?;
         let key = table.key == [column.name.clone()];
+        // SQLite lets a key other than an INTEGER one hold NULL unless told.
         let rule = match (key, column.nullable) {
+            (true, _) if sql != "INTEGER" => " NOT NULL PRIMARY KEY",
             (true, _) => " PRIMARY KEY",
             (false, true) => "",
             (false, false) => " NOT NULL",
         };
+        let in_key = table.key.len() > 1 && table.key.contains(&column.name);
+        let rule = if in_key { " NOT NULL" } else { rule };
         lines.push(format!("    {} {sql}{rule}", quoted(&column.name)));
     }
     if table.key.len() > 1 {
@@ -268,10 +327,27 @@ fn table_steps(
     }
     if !rules.is_empty() {
         let kept: Vec<&str> = now.columns.iter().map(|c| c.name.as_str()).collect();
+        // The way that adds a NOT NULL fails on a row holding NULL there.
+        let warn =
+            "-- A row holding NULL where NOT NULL comes back fails this: give it a value first.\n";
+        let (tightens, loosens) = (
+            rules.iter().any(|r| r.ends_with("NOT NULL")),
+            rules.iter().any(|r| r.ends_with("allow NULL")),
+        );
+        let up = format!(
+            "{}{}",
+            if tightens { warn } else { "" },
+            rebuild(conn, name, &create, &kept)?
+        );
+        let down = format!(
+            "{}{}",
+            if loosens { warn } else { "" },
+            rebuild(conn, name, &original, &kept)?
+        );
         steps.push(Step {
             change: rules.join(", "),
-            up: rebuild(conn, name, &create, &kept)?,
-            down: rebuild(conn, name, &original, &kept)?,
+            up,
+            down,
         });
     }
     for column in added {
@@ -453,11 +529,16 @@ fn with_null_rule(create: &str, column: &str, nullable: bool) -> Option<String> 
                 pair[0].text.eq_ignore_ascii_case("NOT")
                     && pair[1].text.eq_ignore_ascii_case("NULL")
             })?;
-            return Some(format!(
-                "{}{}",
-                &create[..not[0].start],
-                create[not[1].end..].trim_start_matches(' ')
-            ));
+            let (before, after) = (&create[..not[0].start], &create[not[1].end..]);
+            let after = after.trim_start_matches(' ');
+            // `slug TEXT NOT NULL DEFAULT ''` becomes `slug TEXT DEFAULT ''`,
+            // and `body TEXT NOT NULL,` becomes `body TEXT,`.
+            let space = if after.starts_with([',', ')', '\n']) {
+                ""
+            } else {
+                " "
+            };
+            return Some(format!("{}{space}{after}", before.trim_end_matches(' ')));
         }
         let last = part.last()?;
         return Some(format!(
@@ -474,8 +555,8 @@ fn with_null_rule(create: &str, column: &str, nullable: bool) -> Option<String> 
 /// are left out, so a comma or `NOT` inside them is not one.
 pub struct Token {
     pub text: String,
-    start: usize,
-    end: usize,
+    pub start: usize,
+    pub end: usize,
 }
 
 pub fn tokens(sql: &str) -> Vec<Token> {

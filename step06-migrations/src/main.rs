@@ -158,15 +158,18 @@ fn run(cli: Cli) -> Result<(), Error> {
 struct Code {
     migrations: Source,
     schema_rs: String,
+    from_source: bool,
 }
 
 impl Code {
     fn new(from_source: bool) -> Result<Code, Error> {
         if !from_source {
             let schema_rs = draft::SCHEMA_RS.to_owned();
+            let migrations = Source::Embedded;
             return Ok(Code {
-                migrations: Source::Embedded,
+                migrations,
                 schema_rs,
+                from_source,
             });
         }
         let read = |path: &str| {
@@ -177,9 +180,11 @@ impl Code {
             std::fs::read_to_string(path).map_err(source)
         };
         let migrations = Source::folder(Path::new(MIGRATIONS_FOLDER))?;
+        let schema_rs = read(SCHEMA_RS_FILE)?;
         Ok(Code {
             migrations,
-            schema_rs: read(SCHEMA_RS_FILE)?,
+            schema_rs,
+            from_source,
         })
     }
 }
@@ -275,9 +280,32 @@ fn db_current(path: &Path, out: &mut impl Write) -> Result<(), Error> {
     Ok(writeln!(out, "{shown}")?)
 }
 
+/// The time as a version (`YYYY-MM-DD-HHMMSS`), a second later for each
+/// migration in `dir` that has it already: two made in one second would
+/// otherwise share a version, and diesel would run only one of them.
+fn free_version(dir: &Path) -> String {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut time = chrono::Utc::now();
+    loop {
+        let version = time.format("%Y-%m-%d-%H%M%S").to_string();
+        if !names
+            .iter()
+            .any(|name| name.starts_with(&format!("{version}_")))
+        {
+            return version;
+        }
+        time += chrono::Duration::seconds(1);
+    }
+}
+
 /// `db new NAME`: an empty pair of files to fill in by hand.
 fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
-    let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
+    let now = free_version(dir);
     let empty = ["-- the change\n", "-- how to undo it\n"];
     let created = migrate::new_migration(dir, name, &now, empty)?;
     let next = "write the change, rebuild (the binary embeds its migrations), then `db upgrade`";
@@ -301,12 +329,18 @@ fn db_migrate(
     let name = folder_name(message)?;
     let conn = &mut existing(path)?;
     let Some(draft) = draft::draft(conn, &code.migrations, &code.schema_rs, message)? else {
+        let which = match code.from_source {
+            true => "schema.rs",
+            false => {
+                "schema.rs as compiled in (after an edit, a rebuild or --from-source reads it)"
+            }
+        };
         return Ok(writeln!(
             out,
-            "Nothing to draft: the database matches schema.rs."
+            "Nothing to draft: the database matches {which}."
         )?);
     };
-    let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
+    let now = free_version(dir);
     let created = migrate::new_migration(dir, &name, &now, [&draft.up, &draft.down])?;
     writeln!(out, "Drafted {}:", created.display())?;
     for change in &draft.changes {

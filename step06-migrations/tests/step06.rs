@@ -939,6 +939,16 @@ fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
             "#[sql_name = \"s\"]\n        slug -> Text,",
         ),
         ("what SQLite refuses", "        author_id -> BigInt,\n", ""),
+        (
+            "a type it does not know",
+            "title -> Text,",
+            "title -> Texty,",
+        ),
+        (
+            "a key that is no column",
+            "    user (id) {",
+            "    user (uid) {",
+        ),
     ];
     let mut said = String::new();
     for (case, from, to) in cases {
@@ -982,4 +992,83 @@ fn the_sql_shell_as_the_book_shows_it() {
     let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
     let titles = strings(&mut conn, "SELECT title AS value FROM post");
     assert_eq!(titles, ["Fixed"], "the refused statement deleted nothing");
+}
+
+#[test]
+fn two_migrations_made_in_one_second_get_versions_of_their_own() {
+    let sandbox = sandbox();
+    // Versions for now and the next seconds are taken already.
+    let now = chrono::Utc::now();
+    let taken: Vec<String> = (0..3)
+        .map(|s| {
+            (now + chrono::Duration::seconds(s))
+                .format("%Y-%m-%d-%H%M%S")
+                .to_string()
+        })
+        .collect();
+    for version in &taken {
+        sandbox.write(&format!("migrations/{version}_taken/up.sql"), "-- taken");
+    }
+    let run = sandbox.run(&["db", "new", "mine", "--dir", "migrations"]);
+    assert!(run.success, "{}", run.stderr);
+    let mine: Vec<String> = std::fs::read_dir(sandbox.path().join("migrations"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with("_mine"))
+        .collect();
+    assert_eq!(mine.len(), 1);
+    let version = &mine[0][..17];
+    assert!(!taken.iter().any(|t| t == version), "{version} is taken");
+}
+
+#[test]
+fn a_drafted_table_with_a_text_key_refuses_a_null_key() {
+    use step06_migrations::draft::{self, SCHEMA_RS};
+    let (_dir, mut conn) = database_at(LAST);
+    let tag = "diesel::table! {\n    tag (code) {\n        code -> Text,\n    }\n}\n";
+    let schema_rs = format!("{SCHEMA_RS}{tag}");
+    let drafted = draft::draft(&mut conn, &MIGRATIONS, &schema_rs, "tags").unwrap();
+    let (_folder, source) = with_the_draft(&drafted.expect("a draft"));
+    migrate::upgrade(&mut conn, &source, None).unwrap();
+    let refused = diesel::sql_query("INSERT INTO tag (code) VALUES (NULL)").execute(&mut conn);
+    assert!(refused.is_err(), "a NULL key was taken");
+}
+
+#[test]
+fn a_draft_is_refused_while_a_version_it_does_not_know_is_applied() {
+    let sandbox = sandbox_with_the_sources();
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
+    diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000000')")
+        .execute(&mut conn)
+        .unwrap();
+    let run = sandbox.run(&["db", "migrate", "-m", "ahead"]);
+    assert!(!run.success);
+    assert!(run.stderr.contains("20991231000000"), "{}", run.stderr);
+    let folder = sandbox.path().join("step06-migrations/migrations");
+    assert_eq!(std::fs::read_dir(folder).unwrap().count(), 4);
+}
+
+#[test]
+fn the_sql_shell_shows_pragmas_plans_and_odd_values_and_streams_its_rows() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let transcript = sandbox.transcript(&[
+        "db sql \"PRAGMA table_info(user)\"",
+        "db sql \"PRAGMA user_version = 7\"",
+        "db sql \"PRAGMA user_version\"",
+        "db sql \"EXPLAIN QUERY PLAN SELECT * FROM post WHERE author_id = 1\"",
+        "db sql \"EXPLAIN SELECT 1\"",
+        "db sql \"INSERT INTO user (username, password) VALUES ('ann', 'x') RETURNING id\"",
+        "db sql \"SELECT 'a' || char(0) || 'b' AS nul, CAST(x'41ff42' AS TEXT) AS not_utf8, char(9) AS tab, char(27) AS esc\"",
+    ]);
+    insta::assert_snapshot!("sql_shell_odd", transcript);
+    // The refused RETURNING wrote nothing.
+    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
+    assert!(strings(&mut conn, "SELECT username AS value FROM user").is_empty());
+    // An endless query is printed as it runs: the reader who has seen
+    // enough stops it, and no row waits in memory for the last.
+    let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n";
+    let (ended_well, stderr) = sandbox.run_into_closed_pipe(&["db", "sql", endless]);
+    assert!(ended_well, "{stderr}");
 }

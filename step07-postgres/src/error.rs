@@ -66,20 +66,26 @@ pub enum Error {
     AmbiguousVersion(String),
     #[error("a migration name is letters, digits and _, not {0}")]
     MigrationName(String),
-    #[error("the message {0} has no letter or digit to name the migration's folder with")]
+    #[error(
+        "the message {0} has no letter or digit from A to Z or 0 to 9, which the migration's folder is named with"
+    )]
     Message(String),
     #[error("`db sql` runs one statement, and this has more after a `;`")]
     OneStatement,
     #[error("`db sql` needs a statement: \"SELECT * FROM user\", say")]
     NoStatement,
+    #[error(
+        "`db sql` does not show what RETURNING gives back; run the statement without it, then SELECT"
+    )]
+    Returning,
+    #[error("`db sql` shows EXPLAIN QUERY PLAN (EXPLAIN on PostgreSQL), not SQLite's bytecode")]
+    Explain,
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "schema.rs line {0}: cannot read {1}; a draft reads `column -> Type,` lines in `table!`"
-    )]
+    #[error("schema.rs line {0}: {1}")]
     SchemaRs(usize, String),
     #[error(
         "the database is {0} migration(s) behind: `db upgrade` first, so that the draft starts from the latest"

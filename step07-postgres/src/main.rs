@@ -163,6 +163,7 @@ struct Code {
     migrations: Source,
     folder: &'static str,
     schema_rs: String,
+    from_source: bool,
 }
 
 impl Code {
@@ -178,6 +179,7 @@ impl Code {
                 migrations,
                 folder,
                 schema_rs,
+                from_source,
             });
         }
         let read = |path: &str| {
@@ -192,6 +194,7 @@ impl Code {
             migrations,
             folder,
             schema_rs: read(SCHEMA_RS_FILE)?,
+            from_source,
         })
     }
 }
@@ -305,9 +308,32 @@ fn db_current(location: &Location, out: &mut impl Write) -> Result<(), Error> {
     Ok(writeln!(out, "{shown}")?)
 }
 
+/// The time as a version (`YYYY-MM-DD-HHMMSS`), a second later for each
+/// migration in `dir` that has it already: two made in one second would
+/// otherwise share a version, and diesel would run only one of them.
+fn free_version(dir: &Path) -> String {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut time = chrono::Utc::now();
+    loop {
+        let version = time.format("%Y-%m-%d-%H%M%S").to_string();
+        if !names
+            .iter()
+            .any(|name| name.starts_with(&format!("{version}_")))
+        {
+            return version;
+        }
+        time += chrono::Duration::seconds(1);
+    }
+}
+
 /// `db new NAME`: an empty pair of files to fill in by hand.
 fn db_new(name: &str, dir: &Path, out: &mut impl Write) -> Result<(), Error> {
-    let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
+    let now = free_version(dir);
     let empty = ["-- the change\n", "-- how to undo it\n"];
     let created = migrate::new_migration(dir, name, &now, empty)?;
     let next = "write the change, rebuild (the binary embeds its migrations), then `db upgrade`";
@@ -330,12 +356,18 @@ fn db_migrate(
     let name = folder_name(message)?;
     let conn = &mut existing(location)?;
     let Some(draft) = draft::draft(conn, &code.migrations, &code.schema_rs, message)? else {
+        let which = match code.from_source {
+            true => "schema.rs",
+            false => {
+                "schema.rs as compiled in (after an edit, a rebuild or --from-source reads it)"
+            }
+        };
         return Ok(writeln!(
             out,
-            "Nothing to draft: the database matches schema.rs."
+            "Nothing to draft: the database matches {which}."
         )?);
     };
-    let now = chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string();
+    let now = free_version(dir);
     let created = migrate::new_migration(dir, &name, &now, [&draft.up, &draft.down])?;
     writeln!(out, "Drafted {}:", created.display())?;
     for change in &draft.changes {

@@ -1148,6 +1148,16 @@ fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
             "#[sql_name = \"s\"]\n        slug -> Text,",
         ),
         ("what SQLite refuses", "        author_id -> BigInt,\n", ""),
+        (
+            "a type it does not know",
+            "title -> Text,",
+            "title -> Texty,",
+        ),
+        (
+            "a key that is no column",
+            "    user (id) {",
+            "    user (uid) {",
+        ),
     ];
     let mut said = String::new();
     for (case, from, to) in cases {
