@@ -131,12 +131,15 @@ fn definitions(conn: &mut SqliteConnection) -> Result<Vec<(String, String, Strin
             .lines()
             .map(|line| line.split("--").next().unwrap_or_default())
             .collect();
-        without_comments
+        let spaced = without_comments.join(" ").replace('"', "");
+        let words: Vec<&str> = spaced.split_whitespace().collect();
+        // `NOT NULL )` and `NOT NULL)` are one definition: a DROP COLUMN or
+        // a removed comment leaves the space out.
+        words
             .join(" ")
-            .replace('"', "")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
+            .replace(" )", ")")
+            .replace("( ", "(")
+            .replace(" ,", ",")
     };
     Ok(found
         .into_iter()

@@ -451,10 +451,18 @@ fn back_up_unless(
 }
 
 /// A migration that could not start because another program held the write
-/// lock changed nothing: it is said so, and the backup made for it, the
-/// database as it still is, goes, so that retries leave no pile of copies.
+/// lock, or that was refused for a version this program does not know,
+/// changed nothing: it is said so, and the backup made for it, the database
+/// as it still is, goes, so that retries leave no pile of copies.
 fn undone(err: Error, copy: Option<PathBuf>, path: &Path) -> Error {
     match err {
+        // Refused before anything ran: the backup is the database as it is.
+        Error::UnknownApplied(_) => {
+            if let Some(copy) = copy {
+                let _ = std::fs::remove_file(copy);
+            }
+            err
+        }
         Error::Diesel(diesel::result::Error::DatabaseError(_, info))
             if info.message().contains("database is locked") =>
         {

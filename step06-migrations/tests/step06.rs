@@ -978,13 +978,13 @@ fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
 #[test]
 fn the_sql_shell_as_the_book_shows_it() {
     let sandbox = sandbox();
-    assert!(sandbox.run(&["db", "upgrade", "--to", "20260103"]).success);
     let transcript = sandbox.transcript(&[
+        "db upgrade --to 20260103",
         "db sql \"INSERT INTO user (username, password) VALUES ('ann', 'not-a-hash')\"",
         "db sql \"INSERT INTO post (author_id, title, body) VALUES (1, ' ', 'blank')\"",
         "db upgrade",
         "db sql \"SELECT id, author_id, title, published FROM post\"",
-        "db sql \"UPDATE post SET title = 'Fixed' WHERE id = 1\"",
+        "db sql \"UPDATE post SET title = 'Fixed' WHERE title = ' '\"",
         "db upgrade",
         "db sql \"SELECT count(*) AS posts FROM post; DELETE FROM post\"",
     ]);
@@ -1071,4 +1071,27 @@ fn the_sql_shell_shows_pragmas_plans_and_odd_values_and_streams_its_rows() {
     let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n";
     let (ended_well, stderr) = sandbox.run_into_closed_pipe(&["db", "sql", endless]);
     assert!(ended_well, "{stderr}");
+}
+
+#[test]
+fn a_downgrade_refused_for_an_unknown_version_leaves_no_backup() {
+    let sandbox = sandbox_at_first_with_a_user();
+    let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
+    diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000000')")
+        .execute(&mut conn)
+        .unwrap();
+    let run = sandbox.run(&["db", "downgrade"]);
+    assert!(
+        !run.success && run.stderr.contains("20991231000000"),
+        "{}",
+        run.stderr
+    );
+    let backups = std::fs::read_dir(sandbox.path().join("instance"))
+        .unwrap()
+        .filter(|entry| {
+            let name = entry.as_ref().unwrap().file_name();
+            name.to_string_lossy().contains(".backup-")
+        })
+        .count();
+    assert_eq!(backups, 0, "the refused downgrade left a backup");
 }

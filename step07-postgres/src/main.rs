@@ -478,8 +478,9 @@ fn back_up_unless(
 }
 
 /// A migration that could not start because another program held the write
-/// lock changed nothing: it is said so, and the backup made for it, the
-/// database as it still is, goes, so that retries leave no pile of copies.
+/// lock, or that was refused for a version this program does not know,
+/// changed nothing: it is said so, and the backup made for it, the database
+/// as it still is, goes, so that retries leave no pile of copies.
 fn undone(err: Error, copy: Option<PathBuf>, location: &Location) -> Error {
     let locked = |said: &str| said.contains("database is locked") || said.contains("lock timeout");
     let busy = match &err {
@@ -488,6 +489,11 @@ fn undone(err: Error, copy: Option<PathBuf>, location: &Location) -> Error {
         Error::MigrationFailed(_, source) => locked(&source.to_string()),
         _ => false,
     };
+    // Refused before anything ran: the backup is the database as it is.
+    let refused = matches!(err, Error::UnknownApplied(_));
+    if refused && let Some(copy) = &copy {
+        let _ = std::fs::remove_file(copy);
+    }
     if !busy {
         return err;
     }

@@ -147,6 +147,13 @@ fn down_restores(migration: Migration) {
         "after down, the user table should be as it was before up"
     );
     assert_eq!(step06::usernames(&mut setup.conn), ["ada", "bo", "cy"]);
+    // And `db check` agrees: what step 6 serves is what it finds.
+    let drift = step06_migrations::drift::check(
+        &mut setup.conn,
+        &step06_migrations::migrate::MIGRATIONS,
+        step06_migrations::draft::SCHEMA_RS,
+    );
+    assert_eq!(drift.expect("db check runs"), Vec::<String>::new());
 }
 
 fn up_down_up(migration: Migration) {
