@@ -9,6 +9,7 @@ use diesel_migrations::FileBasedMigrations;
 use step06_migrations::migrate::{self, MIGRATIONS};
 use step06_migrations::{backup, drift};
 use tempfile::TempDir;
+use testkit::migrations::{self, WITH_BIO, WITHOUT_BIO, edited, with_the_sources};
 use testkit::{Sandbox, Served};
 
 const FIRST: &str = "20260101000001";
@@ -755,97 +756,9 @@ fn print_schema_prints_the_schema_rs_of_the_database() {
     );
 }
 
-/// A sandbox holding copies of step 6's migrations and schema.rs where the
-/// workspace has them, for `--from-source`.
-fn sandbox_with_the_sources() -> Sandbox {
-    let sandbox = sandbox();
-    let folder = testkit::workspace_root().join("step06-migrations/migrations");
-    for migration in std::fs::read_dir(folder).unwrap() {
-        let name = migration.unwrap().file_name().into_string().unwrap();
-        for file in ["up.sql", "down.sql"] {
-            sandbox.copy_in(&format!("step06-migrations/migrations/{name}/{file}"));
-        }
-    }
-    sandbox.copy_in("step06-migrations/src/schema.rs");
-    sandbox
-}
-
-/// The book's change to the model: a `bio` that may be NULL.
-const WITHOUT_BIO: &str = "        password -> Text,\n";
-const WITH_BIO: &str = "        password -> Text,\n        bio -> Nullable<Text>,\n";
-
-/// `schema_rs` with `from` replaced by `to`, which must be there once.
-fn edited(schema_rs: &str, from: &str, to: &str) -> String {
-    assert_eq!(schema_rs.matches(from).count(), 1, "{from:?}");
-    schema_rs.replace(from, to)
-}
-
-#[test]
-fn from_the_model_to_a_migration_as_the_book_shows_it() {
-    let sandbox = sandbox_with_the_sources();
-    assert!(sandbox.run(&["db", "upgrade"]).success);
-    let database = sandbox.path().join("instance/step06.sqlite");
-    let mut conn = migrate::connect(&database).unwrap();
-    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
-        .execute(&mut conn)
-        .unwrap();
-    let schema_rs = sandbox.path().join("step06-migrations/src/schema.rs");
-    let model = std::fs::read_to_string(&schema_rs).unwrap();
-    std::fs::write(&schema_rs, edited(&model, WITHOUT_BIO, WITH_BIO)).unwrap();
-
-    let mut transcript = sandbox.transcript(&[
-        "db check --from-source",
-        "db migrate --from-source -m \"add user bio\"",
-    ]);
-    let folder = sandbox.path().join("step06-migrations/migrations");
-    let drafted = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .find(|name| name.ends_with("_add_user_bio"))
-        .expect("a draft");
-    for file in ["up.sql", "down.sql"] {
-        let text = std::fs::read_to_string(folder.join(&drafted).join(file)).unwrap();
-        let shown = format!("step06-migrations/migrations/*_add_user_bio/{file}");
-        transcript.push_str(&format!("$ cat {shown}\n{text}\n"));
-    }
-    transcript.push_str(&sandbox.transcript(&[
-        "db upgrade --from-source",
-        "db check --from-source",
-        "db downgrade --from-source",
-        "db upgrade --from-source",
-    ]));
-    // The version is the time of the draft: the book shows its shape.
-    let stamp = &drafted[..17];
-    let version: String = stamp.chars().filter(char::is_ascii_digit).collect();
-    let transcript = transcript
-        .replace(stamp, "YYYY-MM-DD-HHMMSS")
-        .replace(&version, "YYYYMMDDHHMMSS");
-    insta::assert_snapshot!("model_to_migration", transcript);
-
-    // The column is there, and the row the loop began with is whole.
-    let rows = strings(
-        &mut conn,
-        "SELECT username || ' ' || coalesce(bio, 'NULL') AS value FROM user",
-    );
-    assert_eq!(rows, ["ann NULL"]);
-    let check = sandbox.run(&["db", "check", "--from-source"]);
-    assert!(check.success, "{}", check.stdout);
-}
-
 /// Step 6's migrations and `draft` in a folder of their own.
 fn with_the_draft(draft: &step06_migrations::draft::Draft) -> (TempDir, FileBasedMigrations) {
-    let dir = TempDir::new().unwrap();
-    let step06 = testkit::workspace_root().join("step06-migrations/migrations");
-    for migration in std::fs::read_dir(step06).unwrap() {
-        let from = migration.unwrap().path();
-        let to = dir.path().join(from.file_name().unwrap());
-        std::fs::create_dir(&to).unwrap();
-        for file in ["up.sql", "down.sql"] {
-            std::fs::copy(from.join(file), to.join(file)).unwrap();
-        }
-    }
-    let files = [draft.up.as_str(), draft.down.as_str()];
-    migrate::new_migration(dir.path(), "draft", "2027-01-01-000001", files).unwrap();
+    let dir = migrations::migrations_with("step06-migrations/migrations", &draft.up, &draft.down);
     let source = FileBasedMigrations::from_path(dir.path()).unwrap();
     (dir, source)
 }
@@ -918,64 +831,6 @@ fn a_rebuilding_draft_keeps_the_id_counter() {
 }
 
 #[test]
-fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
-    use step06_migrations::draft::SCHEMA_RS;
-    let rename = "        username -> Text,\n        password -> Text,\n";
-    let cases = [
-        (
-            "a rename",
-            rename,
-            "        username -> Text,\n        secret -> Text,\n",
-        ),
-        ("a type change", "title -> Text,", "title -> BigInt,"),
-        (
-            "a NOT NULL column",
-            WITHOUT_BIO,
-            "        password -> Text,\n        bio -> Text,\n",
-        ),
-        (
-            "a line it cannot read",
-            "slug -> Text,",
-            "#[sql_name = \"s\"]\n        slug -> Text,",
-        ),
-        ("what SQLite refuses", "        author_id -> BigInt,\n", ""),
-        (
-            "a type it does not know",
-            "title -> Text,",
-            "title -> Texty,",
-        ),
-        (
-            "a key that is no column",
-            "    user (id) {",
-            "    user (uid) {",
-        ),
-    ];
-    let mut said = String::new();
-    for (case, from, to) in cases {
-        let sandbox = sandbox_with_the_sources();
-        assert!(sandbox.run(&["db", "upgrade"]).success);
-        sandbox.write(
-            "step06-migrations/src/schema.rs",
-            edited(SCHEMA_RS, from, to),
-        );
-        let run = sandbox.run(&["db", "migrate", "--from-source", "-m", case]);
-        assert!(!run.success && run.stdout.is_empty(), "{case}");
-        let folder = sandbox.path().join("step06-migrations/migrations");
-        assert_eq!(std::fs::read_dir(folder).unwrap().count(), 4, "{case}");
-        said.push_str(&format!("{case}:\n{}", run.stderr));
-    }
-    let sandbox = sandbox_with_the_sources();
-    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
-    let behind = sandbox.run(&["db", "migrate", "-m", "behind"]);
-    said.push_str(&format!("a database behind:\n{}", behind.stderr));
-    let nothing = sandbox.run(&["db", "upgrade"]);
-    assert!(nothing.success);
-    let nothing = sandbox.run(&["db", "migrate", "-m", "nothing"]);
-    said.push_str(&format!("nothing to do:\n{}", nothing.stdout));
-    insta::assert_snapshot!("draft_refusals", said);
-}
-
-#[test]
 fn the_sql_shell_as_the_book_shows_it() {
     let sandbox = sandbox();
     let transcript = sandbox.transcript(&[
@@ -1036,7 +891,7 @@ fn a_drafted_table_with_a_text_key_refuses_a_null_key() {
 
 #[test]
 fn a_draft_is_refused_while_a_version_it_does_not_know_is_applied() {
-    let sandbox = sandbox_with_the_sources();
+    let sandbox = with_the_sources(sandbox, "step06-migrations");
     assert!(sandbox.run(&["db", "upgrade"]).success);
     let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
     diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('20991231000000')")
@@ -1094,4 +949,29 @@ fn a_downgrade_refused_for_an_unknown_version_leaves_no_backup() {
         })
         .count();
     assert_eq!(backups, 0, "the refused downgrade left a backup");
+}
+
+#[test]
+fn from_the_model_to_a_migration_as_the_book_shows_it() {
+    let transcript = migrations::the_model_to_migration_loop(
+        sandbox,
+        "step06-migrations",
+        "instance/step06.sqlite",
+    );
+    insta::assert_snapshot!("model_to_migration", transcript);
+}
+
+#[test]
+fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
+    let schema_rs = step06_migrations::draft::SCHEMA_RS;
+    let mut said = migrations::draft_refusals(sandbox, "step06-migrations", schema_rs);
+    let sandbox = with_the_sources(sandbox, "step06-migrations");
+    assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
+    let behind = sandbox.run(&["db", "migrate", "-m", "behind"]);
+    said.push_str(&format!("a database behind:\n{}", behind.stderr));
+    let nothing = sandbox.run(&["db", "upgrade"]);
+    assert!(nothing.success);
+    let nothing = sandbox.run(&["db", "migrate", "-m", "nothing"]);
+    said.push_str(&format!("nothing to do:\n{}", nothing.stdout));
+    insta::assert_snapshot!("draft_refusals", said);
 }

@@ -16,6 +16,7 @@ use step07_postgres::drift;
 use step07_postgres::migrate::{self, MIGRATIONS};
 use tempfile::TempDir;
 use testkit::backends::TestDatabase;
+use testkit::migrations::{self, WITH_BIO, WITHOUT_BIO, edited};
 use testkit::{Sandbox, Served};
 
 const FIRST: &str = "20260101000001";
@@ -965,98 +966,16 @@ fn a_busy_database_is_said_so_and_leaves_no_backup() {
     testkit::migrations::a_busy_database_is_said_so_and_leaves_no_backup(&sandbox(), file, FIRST);
 }
 
-/// A sandbox holding copies of step 7's SQLite migrations and schema.rs
-/// where the workspace has them, for `--from-source`.
-fn sandbox_with_the_sources() -> Sandbox {
-    let sandbox = sandbox();
-    let folder = testkit::workspace_root().join("step07-postgres/migrations");
-    for migration in std::fs::read_dir(folder).unwrap() {
-        let name = migration.unwrap().file_name().into_string().unwrap();
-        for file in ["up.sql", "down.sql"] {
-            sandbox.copy_in(&format!("step07-postgres/migrations/{name}/{file}"));
-        }
-    }
-    sandbox.copy_in("step07-postgres/src/schema.rs");
-    sandbox
-}
-
-/// The book's change to the model: a `bio` that may be NULL.
-const WITHOUT_BIO: &str = "        password -> Text,\n";
-const WITH_BIO: &str = "        password -> Text,\n        bio -> Nullable<Text>,\n";
-
-/// `schema_rs` with `from` replaced by `to`, which must be there once.
-fn edited(schema_rs: &str, from: &str, to: &str) -> String {
-    assert_eq!(schema_rs.matches(from).count(), 1, "{from:?}");
-    schema_rs.replace(from, to)
-}
-
-#[test]
-fn from_the_model_to_a_migration_as_the_book_shows_it() {
-    let sandbox = sandbox_with_the_sources();
-    assert!(sandbox.run(&["db", "upgrade"]).success);
-    let mut conn = connect_to(&sandbox.path().join("instance/step07.sqlite"));
-    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
-        .execute(&mut conn)
-        .unwrap();
-    let schema_rs = sandbox.path().join("step07-postgres/src/schema.rs");
-    let model = std::fs::read_to_string(&schema_rs).unwrap();
-    std::fs::write(&schema_rs, edited(&model, WITHOUT_BIO, WITH_BIO)).unwrap();
-
-    let mut transcript = sandbox.transcript(&[
-        "db check --from-source",
-        "db migrate --from-source -m \"add user bio\"",
-    ]);
-    let folder = sandbox.path().join("step07-postgres/migrations");
-    let drafted = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .find(|name| name.ends_with("_add_user_bio"))
-        .expect("a draft");
-    for file in ["up.sql", "down.sql"] {
-        let text = std::fs::read_to_string(folder.join(&drafted).join(file)).unwrap();
-        let shown = format!("step07-postgres/migrations/*_add_user_bio/{file}");
-        transcript.push_str(&format!("$ cat {shown}\n{text}\n"));
-    }
-    transcript.push_str(&sandbox.transcript(&[
-        "db upgrade --from-source",
-        "db check --from-source",
-        "db downgrade --from-source",
-        "db upgrade --from-source",
-    ]));
-    let stamp = &drafted[..17];
-    let version: String = stamp.chars().filter(char::is_ascii_digit).collect();
-    let transcript = transcript
-        .replace(stamp, "YYYY-MM-DD-HHMMSS")
-        .replace(&version, "YYYYMMDDHHMMSS");
-    insta::assert_snapshot!("model_to_migration", transcript);
-
-    let rows = strings(
-        &mut conn,
-        "SELECT username || ' ' || coalesce(bio, 'NULL') AS value FROM user",
-    );
-    assert_eq!(rows, ["ann NULL"]);
-}
-
 /// The blog's migrations for its backend and `draft` in a folder of their own.
 fn with_the_draft(
     blog: &Blog,
     draft: &step07_postgres::draft::Draft,
 ) -> (TempDir, FileBasedMigrations) {
-    let dir = TempDir::new().unwrap();
     let folder = match blog.location {
         Location::Sqlite(_) => "step07-postgres/migrations",
         Location::Postgres(_) => "step07-postgres/migrations-postgres",
     };
-    for migration in std::fs::read_dir(testkit::workspace_root().join(folder)).unwrap() {
-        let from = migration.unwrap().path();
-        let to = dir.path().join(from.file_name().unwrap());
-        std::fs::create_dir(&to).unwrap();
-        for file in ["up.sql", "down.sql"] {
-            std::fs::copy(from.join(file), to.join(file)).unwrap();
-        }
-    }
-    let files = [draft.up.as_str(), draft.down.as_str()];
-    migrate::new_migration(dir.path(), "draft", "2027-01-01-000001", files).unwrap();
+    let dir = migrations::migrations_with(folder, &draft.up, &draft.down);
     let source = FileBasedMigrations::from_path(dir.path()).unwrap();
     (dir, source)
 }
@@ -1127,53 +1046,6 @@ fn each_kind_of_draft_upgrades_and_downgrades_a_database_with_rows() {
 }
 
 #[test]
-fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
-    use step07_postgres::draft::SCHEMA_RS;
-    let rename = "        username -> Text,\n        password -> Text,\n";
-    let cases = [
-        (
-            "a rename",
-            rename,
-            "        username -> Text,\n        secret -> Text,\n",
-        ),
-        ("a type change", "title -> Text,", "title -> BigInt,"),
-        (
-            "a NOT NULL column",
-            WITHOUT_BIO,
-            "        password -> Text,\n        bio -> Text,\n",
-        ),
-        (
-            "a line it cannot read",
-            "slug -> Text,",
-            "#[sql_name = \"s\"]\n        slug -> Text,",
-        ),
-        ("what SQLite refuses", "        author_id -> BigInt,\n", ""),
-        (
-            "a type it does not know",
-            "title -> Text,",
-            "title -> Texty,",
-        ),
-        (
-            "a key that is no column",
-            "    user (id) {",
-            "    user (uid) {",
-        ),
-    ];
-    let mut said = String::new();
-    for (case, from, to) in cases {
-        let sandbox = sandbox_with_the_sources();
-        assert!(sandbox.run(&["db", "upgrade"]).success);
-        sandbox.write("step07-postgres/src/schema.rs", edited(SCHEMA_RS, from, to));
-        let run = sandbox.run(&["db", "migrate", "--from-source", "-m", case]);
-        assert!(!run.success && run.stdout.is_empty(), "{case}");
-        let folder = sandbox.path().join("step07-postgres/migrations");
-        assert_eq!(std::fs::read_dir(folder).unwrap().count(), 4, "{case}");
-        said.push_str(&format!("{case}:\n{}", run.stderr));
-    }
-    insta::assert_snapshot!("draft_refusals", said);
-}
-
-#[test]
 fn the_sql_shell_as_the_book_shows_it_on_either_database() {
     for database in TestDatabase::each() {
         eprintln!("-- on {}", database.backend());
@@ -1215,4 +1087,21 @@ fn the_sql_shell_as_the_book_shows_it_on_either_database() {
             assert!(transcript.contains(said), "{said}: {transcript}");
         }
     }
+}
+
+#[test]
+fn from_the_model_to_a_migration_as_the_book_shows_it() {
+    let transcript = migrations::the_model_to_migration_loop(
+        sandbox,
+        "step07-postgres",
+        "instance/step07.sqlite",
+    );
+    insta::assert_snapshot!("model_to_migration", transcript);
+}
+
+#[test]
+fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
+    let schema_rs = step07_postgres::draft::SCHEMA_RS;
+    let said = migrations::draft_refusals(sandbox, "step07-postgres", schema_rs);
+    insta::assert_snapshot!("draft_refusals", said);
 }

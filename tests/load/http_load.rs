@@ -175,35 +175,26 @@ fn main() -> Result<(), BoxError> {
 
 /// The release binaries the servers run.
 fn build(root: &Path) -> Result<(), BoxError> {
-    let status = Command::new(env!("CARGO"))
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
+    let builds: [&[&str]; 2] = [
+        &[
             "-p",
             "step02-connection-per-request",
             "-p",
             "step04-orm",
             "--bins",
-        ])
-        .status()?;
-    let lean = Command::new(env!("CARGO"))
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "workspace-tests",
-            "--example",
-            "lean_server",
-        ])
-        .status()?;
-    match status.success() && lean.success() {
-        true => Ok(()),
-        false => Err("the release build failed".into()),
+        ],
+        &["-p", "workspace-tests", "--example", "lean_server"],
+    ];
+    for what in builds {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .current_dir(root)
+            .args(["build", "--release", "--locked"]);
+        if !cargo.args(what).status()?.success() {
+            return Err("the release build failed".into());
+        }
     }
+    Ok(())
 }
 
 /// The rows, in the table's order.

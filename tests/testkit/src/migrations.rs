@@ -261,3 +261,164 @@ pub fn declared_columns(schema: &str) -> Vec<String> {
     found.sort();
     found
 }
+
+/// A sandbox from `new` holding copies of `step`'s migrations (its SQLite
+/// folder) and `schema.rs` where the workspace has them, for `--from-source`.
+pub fn with_the_sources(new: impl Fn() -> Sandbox, step: &str) -> Sandbox {
+    let sandbox = new();
+    let folder = crate::workspace_root().join(format!("{step}/migrations"));
+    for migration in std::fs::read_dir(folder).expect("the migrations") {
+        let name = migration.expect("a migration").file_name();
+        for file in ["up.sql", "down.sql"] {
+            let name = name.to_string_lossy();
+            sandbox.copy_in(&format!("{step}/migrations/{name}/{file}"));
+        }
+    }
+    sandbox.copy_in(&format!("{step}/src/schema.rs"));
+    sandbox
+}
+
+/// The book's change to the model: a `bio` that may be NULL.
+pub const WITHOUT_BIO: &str = "        password -> Text,\n";
+pub const WITH_BIO: &str = "        password -> Text,\n        bio -> Nullable<Text>,\n";
+
+/// `schema_rs` with `from` replaced by `to`, which must be there once.
+pub fn edited(schema_rs: &str, from: &str, to: &str) -> String {
+    assert_eq!(schema_rs.matches(from).count(), 1, "{from:?}");
+    schema_rs.replace(from, to)
+}
+
+/// Chapter 6's loop on `step`'s binary: a user, `bio` added to the model,
+/// `db check` sees it, `db migrate` drafts it, the draft read, upgraded,
+/// checked clean, downgraded and upgraded again, all with `--from-source`.
+/// Returns the session as the book shows it (the draft's time written as
+/// `YYYY-MM-DD-HHMMSS`); the user must be whole at the end, with a NULL bio.
+pub fn the_model_to_migration_loop(new: impl Fn() -> Sandbox, step: &str, file: &str) -> String {
+    let sandbox = with_the_sources(new, step);
+    assert!(sandbox.run(&["db", "upgrade"]).success);
+    let mut conn = SqliteConnection::establish(&sandbox.path().join(file).to_string_lossy())
+        .expect("the database");
+    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
+        .execute(&mut conn)
+        .expect("a user");
+    let schema_rs = sandbox.path().join(format!("{step}/src/schema.rs"));
+    let model = std::fs::read_to_string(&schema_rs).expect("schema.rs");
+    std::fs::write(&schema_rs, edited(&model, WITHOUT_BIO, WITH_BIO)).expect("schema.rs");
+    let mut transcript = sandbox.transcript(&[
+        "db check --from-source",
+        "db migrate --from-source -m \"add user bio\"",
+    ]);
+    let folder = sandbox.path().join(format!("{step}/migrations"));
+    let drafted = std::fs::read_dir(&folder)
+        .expect("the migrations")
+        .map(|entry| {
+            entry
+                .expect("a migration")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .find(|name| name.ends_with("_add_user_bio"))
+        .expect("a draft");
+    for file in ["up.sql", "down.sql"] {
+        let text = std::fs::read_to_string(folder.join(&drafted).join(file)).expect("the draft");
+        let shown = format!("{step}/migrations/*_add_user_bio/{file}");
+        transcript.push_str(&format!("$ cat {shown}\n{text}\n"));
+    }
+    transcript.push_str(&sandbox.transcript(&[
+        "db upgrade --from-source",
+        "db check --from-source",
+        "db downgrade --from-source",
+        "db upgrade --from-source",
+    ]));
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let sql = "SELECT username || ' ' || coalesce(bio, 'NULL') AS value FROM user";
+    let rows: Vec<Row> = diesel::sql_query(sql).load(&mut conn).expect("the users");
+    let rows: Vec<String> = rows.into_iter().map(|row| row.value).collect();
+    assert_eq!(rows, ["ann NULL"]);
+    let stamp = &drafted[..17];
+    let version: String = stamp.chars().filter(char::is_ascii_digit).collect();
+    transcript
+        .replace(stamp, "YYYY-MM-DD-HHMMSS")
+        .replace(&version, "YYYYMMDDHHMMSS")
+}
+
+/// What a draft cannot decide, each tried on a sandbox of its own made by
+/// `new`: refused in one line, with nothing written. `schema_rs` is the
+/// step's own. Returns the refusals, one after each case's name.
+pub fn draft_refusals(new: impl Fn() -> Sandbox, step: &str, schema_rs: &str) -> String {
+    let rename = "        username -> Text,\n        password -> Text,\n";
+    let cases = [
+        (
+            "a rename",
+            rename,
+            "        username -> Text,\n        secret -> Text,\n",
+        ),
+        ("a type change", "title -> Text,", "title -> BigInt,"),
+        (
+            "a NOT NULL column",
+            WITHOUT_BIO,
+            "        password -> Text,\n        bio -> Text,\n",
+        ),
+        (
+            "a line it cannot read",
+            "slug -> Text,",
+            "#[sql_name = \"s\"]\n        slug -> Text,",
+        ),
+        ("what SQLite refuses", "        author_id -> BigInt,\n", ""),
+        (
+            "a type it does not know",
+            "title -> Text,",
+            "title -> Texty,",
+        ),
+        (
+            "a key that is no column",
+            "    user (id) {",
+            "    user (uid) {",
+        ),
+    ];
+    let mut said = String::new();
+    for (case, from, to) in cases {
+        let sandbox = with_the_sources(&new, step);
+        assert!(sandbox.run(&["db", "upgrade"]).success);
+        sandbox.write(
+            &format!("{step}/src/schema.rs"),
+            edited(schema_rs, from, to),
+        );
+        let run = sandbox.run(&["db", "migrate", "--from-source", "-m", case]);
+        assert!(!run.success && run.stdout.is_empty(), "{case}");
+        let folder = sandbox.path().join(format!("{step}/migrations"));
+        assert_eq!(
+            std::fs::read_dir(folder).expect("the folder").count(),
+            4,
+            "{case}"
+        );
+        said.push_str(&format!("{case}:\n{}", run.stderr));
+    }
+    said
+}
+
+/// A folder holding copies of the migrations in `folder` (a path from the
+/// workspace root) and one more after them, `up` and `down`, for a
+/// `FileBasedMigrations` to read.
+pub fn migrations_with(folder: &str, up: &str, down: &str) -> tempfile::TempDir {
+    let dir = tempfile::TempDir::new().expect("a folder");
+    let from = crate::workspace_root().join(folder);
+    for migration in std::fs::read_dir(from).expect("the migrations") {
+        let from = migration.expect("a migration").path();
+        let to = dir.path().join(from.file_name().expect("a name"));
+        std::fs::create_dir(&to).expect("a folder");
+        for file in ["up.sql", "down.sql"] {
+            std::fs::copy(from.join(file), to.join(file)).expect("a copy");
+        }
+    }
+    let added = dir.path().join("2027-01-01-000001_draft");
+    std::fs::create_dir(&added).expect("a folder");
+    std::fs::write(added.join("up.sql"), up).expect("up.sql");
+    std::fs::write(added.join("down.sql"), down).expect("down.sql");
+    dir
+}
