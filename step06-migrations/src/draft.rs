@@ -170,6 +170,11 @@ pub fn draft(
         return Err(Error::UnknownApplied(version));
     }
     let wanted = declared(schema_rs)?;
+    // An empty or wrong file would otherwise draft the drop of every table.
+    if wanted.is_empty() {
+        let why = "schema.rs declares no table, and a draft would drop them all".to_owned();
+        return Err(Error::CannotDraft(why));
+    }
     let steps = steps(conn, &wanted)?;
     if steps.is_empty() {
         return Ok(None);

@@ -37,9 +37,9 @@ pub enum Source {
 impl Source {
     pub fn folder(path: &Path) -> Result<Source, Error> {
         let found = FileBasedMigrations::from_path(path);
-        Ok(Source::Folder(
-            found.map_err(|err| Error::Migration(err.into()))?,
-        ))
+        Ok(Source::Folder(found.map_err(|err| {
+            Error::Migration(format!("{}: {err}", path.display()).into())
+        })?))
     }
 }
 

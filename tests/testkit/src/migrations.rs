@@ -380,6 +380,7 @@ pub fn draft_refusals(new: impl Fn() -> Sandbox, step: &str, schema_rs: &str) ->
             "    user (id) {",
             "    user (uid) {",
         ),
+        ("a schema.rs with no table", schema_rs, ""),
     ];
     let mut said = String::new();
     for (case, from, to) in cases {
