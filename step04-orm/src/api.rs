@@ -20,8 +20,7 @@ use crate::Error;
 use crate::auth::CurrentUser;
 use crate::db::RequestDb;
 use crate::models::{
-    self, NewPost, Page, PostChanges, PostWithAuthor, foreign_key, post_problem, unique,
-    user_problem,
+    self, NewPost, Page, PostChanges, foreign_key, post_problem, unique, user_problem,
 };
 
 /// Rows per page when the request does not say, and the most it may ask for.
@@ -52,13 +51,14 @@ where
 
 // --- Pagination ---------------------------------------------------------------
 
-/// `?page=N&per_page=M&search=TEXT`, as text, so a bad value gets a message
-/// of ours that names the parameter.
+/// `?page=N&per_page=M&search=TEXT` (and `before=ID` for the posts), as
+/// text, so a bad value gets a message of ours that names the parameter.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     pub page: Option<String>,
     pub per_page: Option<String>,
     pub search: Option<String>,
+    pub before: Option<String>,
 }
 
 // ANCHOR: page_from
@@ -181,7 +181,7 @@ async fn create_user(db: RequestDb, Json(input): Json<UserInput>) -> Result<Resp
     }
     let name = username.clone();
     let created = db
-        .run(move |conn| unique(models::create_user(conn, &name, &input.password)))
+        .write(move |conn| unique(models::create_user(conn, &name, &input.password)))
         .await?;
     Ok(match created {
         Some(user) => {
@@ -247,7 +247,7 @@ async fn update_user(
     }
     let name = username.clone();
     let updated = db
-        .run(move |conn| {
+        .write(move |conn| {
             unique(models::update_user(
                 conn,
                 id,
@@ -281,7 +281,7 @@ async fn delete_user(
         return Ok(refusal);
     }
     let deleted = db
-        .run(move |conn| foreign_key(models::delete_user(conn, id).map_err(Error::from)))
+        .write(move |conn| foreign_key(models::delete_user(conn, id).map_err(Error::from)))
         .await?;
     Ok(match deleted {
         Some(1) => StatusCode::NO_CONTENT.into_response(),
@@ -318,7 +318,7 @@ async fn create_post(
     }
     let author_id = input.author_id;
     let created = db
-        .run(move |conn| {
+        .write(move |conn| {
             let new_post = NewPost {
                 author_id,
                 title: input.title.trim(),
@@ -350,7 +350,10 @@ async fn create_post(
 }
 
 /// `GET /api/posts?page=N&per_page=M`: newest first, with authors.
-async fn list_posts(db: RequestDb, Paged(page, _query): Paged) -> Result<Response, Error> {
+async fn list_posts(db: RequestDb, Paged(page, query): Paged) -> Result<Response, Error> {
+    if query.before.is_some() {
+        return posts_before(db, page, query).await;
+    }
     let (posts, unreadable) = db.run(move |conn| models::posts_page(conn, page)).await?;
     let unreadable = log_unreadable(&unreadable);
     Ok(Json(PostsAnswer { posts, unreadable }).into_response())
@@ -359,11 +362,37 @@ async fn list_posts(db: RequestDb, Paged(page, _query): Paged) -> Result<Respons
 /// A page of posts, and how many rows of it could not be read (and were
 /// logged), so a client is never silently shown less than there is.
 #[derive(Debug, Serialize)]
-struct PostsAnswer {
+struct PostsAnswer<P> {
     #[serde(flatten)]
-    posts: models::Paginated<PostWithAuthor>,
+    posts: P,
     unreadable: usize,
 }
+
+// ANCHOR: posts_before
+/// `GET /api/posts?before=ID&per_page=M`: the posts after post ID, by
+/// keyset, with `next_before` to go on. A client starts at `GET /api/posts`
+/// and hands back the last id it was given.
+async fn posts_before(db: RequestDb, page: Page, query: ListQuery) -> Result<Response, Error> {
+    if query.page.is_some() {
+        let message = "before goes without page";
+        return Ok(api_error(StatusCode::BAD_REQUEST, "before", message));
+    }
+    let before = match whole_number("before", query.before.as_deref(), 1) {
+        Ok(id) => id,
+        Err((field, message)) => return Ok(api_error(StatusCode::BAD_REQUEST, field, message)),
+    };
+    let per_page = page.per_page;
+    let found = db
+        .run(move |conn| models::posts_before(conn, before, per_page))
+        .await?;
+    let Some((posts, unreadable)) = found else {
+        let message = format!("no post with id {before} to go on from");
+        return Ok(api_error(StatusCode::BAD_REQUEST, "before", message));
+    };
+    let unreadable = log_unreadable(&unreadable);
+    Ok(Json(PostsAnswer { posts, unreadable }).into_response())
+}
+// ANCHOR_END: posts_before
 
 /// `GET /api/posts/{id}`.
 async fn get_post(db: RequestDb, Path(id): Path<i64>) -> Result<Response, Error> {
@@ -405,7 +434,7 @@ async fn update_post(
         body: patch.body,
     };
     let updated = db
-        .run(move |conn| match models::update_post(conn, id, &changes)? {
+        .write(move |conn| match models::update_post(conn, id, &changes)? {
             true => models::find_post(conn, id),
             false => Ok(None),
         })
@@ -426,7 +455,7 @@ async fn delete_post(
         return Ok(log_in_first());
     }
     Ok(
-        match db.run(move |conn| models::delete_post(conn, id)).await? {
+        match db.write(move |conn| models::delete_post(conn, id)).await? {
             true => StatusCode::NO_CONTENT.into_response(),
             false => not_found("post", id),
         },

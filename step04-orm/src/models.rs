@@ -3,8 +3,10 @@
 //! Flask-SQLAlchemy's `User.query.filter_by(...)` is `user::table.filter(...)`.
 
 use diesel::connection::DefaultLoadingMode;
+use diesel::dsl::{exists, sql};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Bool};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 use stepkit::password;
@@ -109,6 +111,15 @@ impl Page {
     }
 }
 // ANCHOR_END: paginate
+
+/// A page read by keyset: no page numbers and no total, and `next_before`
+/// to ask for the rows after it (`None` on the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Keyset<T> {
+    pub items: Vec<T>,
+    pub per_page: i64,
+    pub next_before: Option<i64>,
+}
 
 impl<T> Paginated<T> {
     /// The same page with each item turned into something else.
@@ -314,17 +325,76 @@ pub fn posts_page(
             .limit(page.per_page)
             .offset(page.offset())
             .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
-        let (mut posts, mut unreadable) = (Vec::new(), Vec::new());
-        for row in rows {
-            match row {
-                Ok((post, author)) => posts.push(PostWithAuthor { post, author }),
-                Err(err) => unreadable.push(err),
-            }
-        }
-        Ok((page.of(posts, total), unreadable))
+        let (rows, unreadable) = readable(rows);
+        let posts = rows
+            .into_iter()
+            .map(|(post, author)| PostWithAuthor { post, author });
+        Ok((page.of(posts.collect(), total), unreadable))
     })
 }
+
+/// The rows that could be read, and the errors of those that could not.
+fn readable<T>(rows: impl Iterator<Item = QueryResult<T>>) -> (Vec<T>, Vec<DieselError>) {
+    let (mut read, mut unreadable) = (Vec::new(), Vec::new());
+    for row in rows {
+        match row {
+            Ok(row) => read.push(row),
+            Err(err) => unreadable.push(err),
+        }
+    }
+    (read, unreadable)
+}
 // ANCHOR_END: posts_page
+
+// ANCHOR: posts_before
+/// The keyset way to a page, for a client that walks a long list: the
+/// `per_page` posts that come after post `before`, newest first. The index
+/// on `(created, id)` finds them however deep they are, where an `OFFSET`
+/// walks past every row before the page. `None` if there is no post `before`.
+pub fn posts_before(
+    conn: &mut SqliteConnection,
+    before: i64,
+    per_page: i64,
+) -> QueryResult<Option<(Keyset<PostWithAuthor>, Vec<DieselError>)>> {
+    conn.transaction(|conn| {
+        if !diesel::select(exists(post::table.find(before))).get_result::<bool>(conn)? {
+            return Ok(None);
+        }
+        // diesel has no row-value comparison, so this is SQL, with a placeholder.
+        let after_cursor = sql::<Bool>(
+            "(post.created, post.id) < (SELECT created, id FROM post AS cursor WHERE cursor.id = ",
+        )
+        .bind::<BigInt, _>(before)
+        .sql(")");
+        // The ids first, and one more than a page to know if another follows:
+        // an id can always be read, even where a row's `created` cannot.
+        let mut ids: Vec<i64> = post::table
+            .filter(after_cursor)
+            .select(post::id)
+            .order((post::created.desc(), post::id.desc()))
+            .limit(per_page.saturating_add(1))
+            .load(conn)?;
+        let next_before = (ids.len() as i64 > per_page).then(|| ids[per_page as usize - 1]);
+        ids.truncate(per_page as usize);
+        let rows = post::table
+            .inner_join(user::table)
+            .filter(post::id.eq_any(&ids))
+            .select((Post::as_select(), user::username))
+            .order((post::created.desc(), post::id.desc()))
+            .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
+        let (rows, unreadable) = readable(rows);
+        let items = rows
+            .into_iter()
+            .map(|(post, author)| PostWithAuthor { post, author });
+        let page = Keyset {
+            items: items.collect(),
+            per_page,
+            next_before,
+        };
+        Ok(Some((page, unreadable)))
+    })
+}
+// ANCHOR_END: posts_before
 
 /// One post with its author, if it exists.
 pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<PostWithAuthor>> {

@@ -23,6 +23,10 @@ CREATE TABLE post (
     FOREIGN KEY (author_id) REFERENCES user (id)
 );
 
+-- Newest first is the order every list of posts asks for: this index reads
+-- a page in that order, and lets `?before=` start where the last page ended.
+CREATE INDEX post_created ON post (created, id);
+
 -- Who is logged in: a hash of each session's token (the cookie holds the
 -- token), whose session it is, and until when. Deleting a user ends their
 -- sessions with them.

@@ -775,6 +775,24 @@ async fn an_unreadable_post_is_left_out_counted_and_the_rest_shown() {
     // Alone, it is left out too: not found, rather than a 500.
     let (status, answer) = test.call(Method::GET, "/api/posts/2", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    // By keyset, counted as well, and the walk still goes on past it.
+    diesel::sql_query(
+        "INSERT INTO post (author_id, created, title, body) VALUES (1, 'today', 'Also broken', '')",
+    )
+    .execute(&mut test.conn())
+    .unwrap();
+    let (_, answer) = test
+        .call(Method::GET, "/api/posts?before=3&per_page=1", None)
+        .await;
+    assert_eq!(
+        (
+            &answer["items"],
+            &answer["unreadable"],
+            &answer["next_before"]
+        ),
+        (&json!([]), &json!(1), &json!(2)),
+        "{answer}"
+    );
 }
 
 /// The register form refuses a name with a character no one can see, as
@@ -1222,4 +1240,35 @@ fn a_killed_server_keeps_every_acknowledged_write() {
     let mut client = HttpClient::connect(again.address()).unwrap();
     assert_eq!(client.send("GET", "/api/posts", None).unwrap().0, 200);
     assert!(again.stop().success);
+}
+
+/// `?before=ID` walks the posts by keyset: each once, in order, not shifted
+/// by a post written meanwhile; a bad cursor is a 400 that names it.
+#[test]
+fn before_walks_every_post_once_by_keyset() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["init-db"]).success);
+    let served = Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
+    testkit::pages::keyset_walks_every_post_once(served.address(), &[]);
+}
+
+/// Each connection the pool lends is set up as the chapter says: WAL with
+/// `synchronous = NORMAL` (1), foreign keys on, a 5 s busy timeout.
+#[test]
+fn pooled_connections_are_set_up_as_the_chapter_says() {
+    #[derive(QueryableByName)]
+    struct Settings {
+        #[diesel(sql_type = Text)]
+        settings: String,
+    }
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("test.sqlite");
+    db::init_db(&path).unwrap();
+    let mut conn = db::Database::new(path).unwrap().connect().unwrap();
+    let sql = "SELECT (SELECT journal_mode FROM pragma_journal_mode) || ' ' ||
+        (SELECT synchronous FROM pragma_synchronous) || ' ' ||
+        (SELECT foreign_keys FROM pragma_foreign_keys) || ' ' ||
+        (SELECT timeout FROM pragma_busy_timeout) AS settings";
+    let settings = diesel::sql_query(sql).get_result::<Settings>(&mut conn);
+    assert_eq!(settings.unwrap().settings, "wal 1 1 5000");
 }

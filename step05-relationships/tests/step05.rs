@@ -803,3 +803,14 @@ async fn pages_without_a_login_still_answer() {
         assert_eq!(status, StatusCode::OK, "{uri}");
     }
 }
+
+/// `?before=ID` walks the posts by keyset: each once, in order, not shifted
+/// by a post written meanwhile; a bad cursor, or one beside `author`, is a
+/// 400 that names it.
+#[test]
+fn before_walks_every_post_once_by_keyset() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["init-db"]).success);
+    let served = Served::start(&sandbox, &[], &[("RUST_LOG", "warn")]);
+    testkit::pages::keyset_walks_every_post_once(served.address(), &["before=5&author=walker"]);
+}

@@ -51,14 +51,15 @@ where
 
 // --- Pagination ---------------------------------------------------------------
 
-/// `?page=N&per_page=M&search=TEXT`, as text, so a bad value gets a message
-/// of ours that names the parameter.
+/// `?page=N&per_page=M&search=TEXT` (and `before=ID` for the posts), as
+/// text, so a bad value gets a message of ours that names the parameter.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     pub page: Option<String>,
     pub per_page: Option<String>,
     pub search: Option<String>,
     pub author: Option<String>,
+    pub before: Option<String>,
 }
 
 impl ListQuery {
@@ -176,7 +177,7 @@ async fn create_user(db: RequestDb, Json(input): Json<UserInput>) -> Result<Resp
     }
     let name = username.clone();
     let created = db
-        .run(move |conn| unique(models::create_user(conn, &name, &input.password)))
+        .write(move |conn| unique(models::create_user(conn, &name, &input.password)))
         .await?;
     Ok(match created {
         Some(user) => {
@@ -241,7 +242,7 @@ async fn update_user(
     }
     let name = username.clone();
     let updated = db
-        .run(move |conn| {
+        .write(move |conn| {
             unique(models::update_user(
                 conn,
                 id,
@@ -274,7 +275,7 @@ async fn delete_user(
         return Ok(refusal);
     }
     let deleted = db
-        .run(move |conn| foreign_key(models::delete_user(conn, id).map_err(Error::from)))
+        .write(move |conn| foreign_key(models::delete_user(conn, id).map_err(Error::from)))
         .await?;
     Ok(match deleted {
         Some(1) => StatusCode::NO_CONTENT.into_response(),
@@ -315,7 +316,7 @@ async fn create_post(
     }
     let author_id = input.author_id;
     let created = db
-        .run(move |conn| {
+        .write(move |conn| {
             let new_post = NewPost {
                 author_id,
                 title: input.title.trim(),
@@ -349,6 +350,9 @@ async fn create_post(
 /// `GET /api/posts?page=N&per_page=M`: newest first, with authors; with
 /// `&author=USERNAME`, only that user's posts.
 async fn list_posts(db: RequestDb, Paged(page, query): Paged) -> Result<Response, Error> {
+    if query.before.is_some() {
+        return posts_before(db, page, query).await;
+    }
     if let Some(author) = query.author.filter(|name| !name.is_empty()) {
         let posts = db
             .run(move |conn| models::posts_by_username(conn, &author, page).map(|p| (p, author)))
@@ -397,10 +401,34 @@ async fn posts_of_user(
 /// A page of posts, and how many rows of it could not be read (and were
 /// logged), so a client is never silently shown less than there is.
 #[derive(Debug, Serialize)]
-struct PostsAnswer<T> {
+struct PostsAnswer<P> {
     #[serde(flatten)]
-    posts: models::Paginated<T>,
+    posts: P,
     unreadable: usize,
+}
+
+/// `GET /api/posts?before=ID&per_page=M`: the posts after post ID, by
+/// keyset, with `next_before` to go on. A client starts at `GET /api/posts`
+/// and hands back the last id it was given.
+async fn posts_before(db: RequestDb, page: Page, query: ListQuery) -> Result<Response, Error> {
+    if query.page.is_some() || query.author.is_some() {
+        let message = "before goes without page or author";
+        return Ok(api_error(StatusCode::BAD_REQUEST, "before", message));
+    }
+    let before = match whole_number("before", query.before.as_deref(), 1) {
+        Ok(id) => id,
+        Err((field, message)) => return Ok(api_error(StatusCode::BAD_REQUEST, field, message)),
+    };
+    let per_page = page.per_page;
+    let found = db
+        .run(move |conn| models::posts_before(conn, before, per_page))
+        .await?;
+    let Some((posts, unreadable)) = found else {
+        let message = format!("no post with id {before} to go on from");
+        return Ok(api_error(StatusCode::BAD_REQUEST, "before", message));
+    };
+    let unreadable = log_unreadable(&unreadable);
+    Ok(Json(PostsAnswer { posts, unreadable }).into_response())
 }
 
 /// `GET /api/posts/{id}`.
@@ -443,7 +471,7 @@ async fn update_post(
         body: patch.body,
     };
     let updated = db
-        .run(move |conn| match models::update_post(conn, id, &changes)? {
+        .write(move |conn| match models::update_post(conn, id, &changes)? {
             true => models::find_post(conn, id),
             false => Ok(None),
         })
@@ -464,7 +492,7 @@ async fn delete_post(
         return Ok(refusal);
     }
     Ok(
-        match db.run(move |conn| models::delete_post(conn, id)).await? {
+        match db.write(move |conn| models::delete_post(conn, id)).await? {
             true => StatusCode::NO_CONTENT.into_response(),
             false => not_found("post", id),
         },

@@ -129,7 +129,7 @@ async fn register(
     // The UNIQUE rule itself catches a taken username, even from a racing request.
     let name = username.clone();
     let added = db
-        .run(move |conn| unique(models::create_user(conn, &name, &form.password)))
+        .write(move |conn| unique(models::create_user(conn, &name, &form.password)))
         .await?;
     if added.is_none() {
         let error = format!("User {username} is already registered.");
@@ -190,7 +190,7 @@ async fn login(
     let checked = match (found, tokio::task::spawn_blocking(verify).await?) {
         (None, _) => Err("Incorrect username."),
         (Some(_), false) => Err("Incorrect password."),
-        (Some((user, _)), true) => Ok(db.run(move |conn| session::start(conn, user.id)).await?),
+        (Some((user, _)), true) => Ok(db.write(move |conn| session::start(conn, user.id)).await?),
     };
     match checked {
         Ok(token) => {
@@ -211,7 +211,7 @@ async fn login(
 async fn logout(db: RequestDb, jar: SignedCookieJar) -> Result<Response, Error> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
         let token = cookie.value().to_owned();
-        db.run(move |conn| session::end(conn, &token)).await?;
+        db.write(move |conn| session::end(conn, &token)).await?;
     }
     Ok((jar.remove(no_session_cookie()), Redirect::to("/")).into_response())
 }

@@ -4,8 +4,10 @@
 //! `Post::belonging_to(&user)`.
 
 use diesel::connection::DefaultLoadingMode;
+use diesel::dsl::{exists, sql};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Bool};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 use stepkit::password;
@@ -110,6 +112,15 @@ impl Page {
     pub fn offset(self) -> i64 {
         (self.number - 1).saturating_mul(self.per_page)
     }
+}
+
+/// A page read by keyset: no page numbers and no total, and `next_before`
+/// to ask for the rows after it (`None` on the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Keyset<T> {
+    pub items: Vec<T>,
+    pub per_page: i64,
+    pub next_before: Option<i64>,
 }
 
 impl<T> Paginated<T> {
@@ -329,6 +340,54 @@ fn readable<T>(rows: impl Iterator<Item = QueryResult<T>>) -> (Vec<T>, Vec<Diese
         }
     }
     (read, unreadable)
+}
+
+/// The keyset way to a page, for a client that walks a long list: the
+/// `per_page` posts that come after post `before`, newest first. The index
+/// on `(created, id)` finds them however deep they are, where an `OFFSET`
+/// walks past every row before the page. `None` if there is no post `before`.
+pub fn posts_before(
+    conn: &mut SqliteConnection,
+    before: i64,
+    per_page: i64,
+) -> QueryResult<Option<(Keyset<PostWithAuthor>, Vec<DieselError>)>> {
+    conn.transaction(|conn| {
+        if !diesel::select(exists(post::table.find(before))).get_result::<bool>(conn)? {
+            return Ok(None);
+        }
+        // diesel has no row-value comparison, so this is SQL, with a placeholder.
+        let after_cursor = sql::<Bool>(
+            "(post.created, post.id) < (SELECT created, id FROM post AS cursor WHERE cursor.id = ",
+        )
+        .bind::<BigInt, _>(before)
+        .sql(")");
+        // The ids first, and one more than a page to know if another follows:
+        // an id can always be read, even where a row's `created` cannot.
+        let mut ids: Vec<i64> = post::table
+            .filter(after_cursor)
+            .select(post::id)
+            .order((post::created.desc(), post::id.desc()))
+            .limit(per_page.saturating_add(1))
+            .load(conn)?;
+        let next_before = (ids.len() as i64 > per_page).then(|| ids[per_page as usize - 1]);
+        ids.truncate(per_page as usize);
+        let rows = post::table
+            .inner_join(user::table)
+            .filter(post::id.eq_any(&ids))
+            .select((Post::as_select(), user::username))
+            .order((post::created.desc(), post::id.desc()))
+            .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
+        let (rows, unreadable) = readable(rows);
+        let items = rows
+            .into_iter()
+            .map(|(post, author)| PostWithAuthor { post, author });
+        let page = Keyset {
+            items: items.collect(),
+            per_page,
+            next_before,
+        };
+        Ok(Some((page, unreadable)))
+    })
 }
 
 /// A page of posts, and the errors of the rows left out of it.

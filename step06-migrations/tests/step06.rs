@@ -975,3 +975,13 @@ fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
     said.push_str(&format!("nothing to do:\n{}", nothing.stdout));
     insta::assert_snapshot!("draft_refusals", said);
 }
+
+/// `?before=ID` walks the posts by keyset: each once, in order, not shifted
+/// by a post written meanwhile; a bad cursor, or one beside `author`, is a
+/// 400 that names it.
+#[test]
+fn before_walks_every_post_once_by_keyset() {
+    let sandbox = sandbox();
+    let served = Served::start(&sandbox, &["--migrate"], &[("RUST_LOG", "warn")]);
+    testkit::pages::keyset_walks_every_post_once(served.address(), &["before=5&author=walker"]);
+}

@@ -121,7 +121,7 @@ async fn create(
         let page = render(&templates, "create.html", values)?;
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
-    db.run(move |conn| {
+    db.write(move |conn| {
         let new_post = NewPost {
             author_id: user.id,
             title: form.title.trim(),
@@ -185,7 +185,7 @@ async fn update(
         title: Some(form.title.trim().to_owned()),
         body: Some(form.body),
     };
-    db.run(move |conn| models::update_post(conn, id, &changes))
+    db.write(move |conn| models::update_post(conn, id, &changes))
         .await?;
     Ok(Redirect::to("/").into_response())
 }
@@ -199,6 +199,6 @@ async fn delete(
     if let Err(refusal) = own_post(&db, id, &user).await? {
         return Ok(refusal);
     }
-    db.run(move |conn| models::delete_post(conn, id)).await?;
+    db.write(move |conn| models::delete_post(conn, id)).await?;
     Ok(Redirect::to("/").into_response())
 }

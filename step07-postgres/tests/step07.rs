@@ -1105,3 +1105,19 @@ fn what_a_draft_cannot_decide_is_refused_in_one_line_and_writes_nothing() {
     let said = migrations::draft_refusals(sandbox, "step07-postgres", schema_rs);
     insta::assert_snapshot!("draft_refusals", said);
 }
+
+/// `?before=ID` walks the posts by keyset, on both databases: each once, in
+/// order, not shifted by a post written meanwhile; a bad cursor, or one
+/// beside `author`, is a 400 that names it.
+#[test]
+fn before_walks_every_post_once_by_keyset() {
+    for database in TestDatabase::each() {
+        eprintln!("-- on {}", database.backend());
+        let setting = database.setting();
+        let env = [("DATABASE_URL", setting.as_str()), ("RUST_LOG", "warn")];
+        let sandbox = sandbox();
+        let served = Served::start(&sandbox, &["--migrate"], &env);
+        let refused = ["before=5&author=walker"];
+        testkit::pages::keyset_walks_every_post_once(served.address(), &refused);
+    }
+}

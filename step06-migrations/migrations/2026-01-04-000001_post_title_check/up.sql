@@ -1,6 +1,6 @@
 -- A constraint ALTER TABLE cannot add: every title must hold more than
 -- spaces. SQLite's documented procedure: create the new table, copy the
--- rows, drop the old one, rename the new one, recreate its index. A row
+-- rows, drop the old one, rename the new one, recreate its indexes. A row
 -- that breaks the new rule fails the copy, and the whole upgrade rolls back.
 CREATE TABLE post_new (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -19,6 +19,7 @@ INSERT INTO post_new (id, author_id, created, title, body, published, slug)
 CREATE TEMP TABLE kept_sequence AS SELECT seq FROM sqlite_sequence WHERE name = 'post';
 DROP TABLE post;
 ALTER TABLE post_new RENAME TO post;
+CREATE INDEX post_created ON post (created, id);
 CREATE INDEX post_author_id ON post (author_id);
 DELETE FROM sqlite_sequence WHERE name = 'post';
 INSERT INTO sqlite_sequence (name, seq) SELECT 'post', seq FROM kept_sequence;

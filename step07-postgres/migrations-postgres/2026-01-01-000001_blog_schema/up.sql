@@ -18,6 +18,7 @@ CREATE TABLE post (
     body      TEXT NOT NULL
 );
 
+CREATE INDEX post_created ON post (created, id);
 CREATE INDEX post_author_id ON post (author_id);
 
 CREATE TABLE session (

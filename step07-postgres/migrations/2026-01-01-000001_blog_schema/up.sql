@@ -1,5 +1,5 @@
--- Step 5's schema: flaskr's users and posts, the index on author_id, and
--- the sessions.
+-- Step 5's schema: flaskr's users and posts, the indexes on (created, id)
+-- and author_id, and the sessions.
 CREATE TABLE user (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
     username TEXT UNIQUE NOT NULL COLLATE NOCASE, -- ANN is ann (A to Z)
@@ -15,6 +15,7 @@ CREATE TABLE post (
     FOREIGN KEY (author_id) REFERENCES user (id)
 );
 
+CREATE INDEX post_created ON post (created, id);
 CREATE INDEX post_author_id ON post (author_id);
 
 CREATE TABLE session (

@@ -16,6 +16,7 @@ INSERT INTO post_old (id, author_id, created, title, body, published, slug)
 CREATE TEMP TABLE kept_sequence AS SELECT seq FROM sqlite_sequence WHERE name = 'post';
 DROP TABLE post;
 ALTER TABLE post_old RENAME TO post;
+CREATE INDEX post_created ON post (created, id);
 CREATE INDEX post_author_id ON post (author_id);
 DELETE FROM sqlite_sequence WHERE name = 'post';
 INSERT INTO sqlite_sequence (name, seq) SELECT 'post', seq FROM kept_sequence;

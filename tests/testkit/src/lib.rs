@@ -8,7 +8,8 @@
 //! - [`send`] and friends: a request handed straight to an app, no socket;
 //! - `backends` (feature `postgres`): a fresh database per test on SQLite
 //!   and, when a server is given, on PostgreSQL;
-//! - `migrations` (feature `migrations`): the checks steps 6 and 7 share.
+//! - `migrations` (feature `migrations`): the checks steps 6 and 7 share;
+//! - [`pages`]: the check of the posts API's paging that steps 4 to 7 share.
 //!
 //! A step's tests find their binary with `env!("CARGO_BIN_EXE_<step>")`, so
 //! cargo builds it first; nothing here calls cargo.
@@ -28,6 +29,7 @@ use tower::ServiceExt;
 pub mod backends;
 #[cfg(feature = "migrations")]
 pub mod migrations;
+pub mod pages;
 
 /// The workspace's root folder.
 pub fn workspace_root() -> &'static Path {
