@@ -645,3 +645,85 @@ fn every_command_reads_one_setting_the_same_way_or_refuses_it() {
         "nothing was created"
     );
 }
+
+/// Posts a wrong login for `name` on a connection of its own, as the proxy
+/// would pass it on, with `forwarded` as `X-Forwarded-For`; returns the
+/// status line.
+fn guess(address: &str, name: &str, forwarded: &str) -> String {
+    let fields = format!("username={name}&password=wrong");
+    let request = format!(
+        "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         X-Forwarded-For: {forwarded}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+        fields.len()
+    );
+    let answer = testkit::exchange(address, &request);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Guesses `FREE_FAILURES_PER_ADDRESS` names and one more, each once (the
+/// last of them sets the first wait), then another; returns the status line
+/// of that last one.
+fn guess_many_names(address: &str, forwarded: impl Fn(u32) -> String) -> String {
+    use stepkit::throttle::FREE_FAILURES_PER_ADDRESS;
+    for n in 0..=FREE_FAILURES_PER_ADDRESS {
+        let status = guess(address, &format!("guess{n}"), &forwarded(n));
+        assert!(status.starts_with("HTTP/1.1 400"), "guess {n}: {status}");
+    }
+    guess(
+        address,
+        "one-more",
+        &forwarded(FREE_FAILURES_PER_ADDRESS + 1),
+    )
+}
+
+/// Behind the proxy `TRUSTED_PROXY` names, an address that keeps failing
+/// waits, whatever names it tries, and another address is still heard. A
+/// peer that is not the proxy is counted by its own address, whatever
+/// `X-Forwarded-For` it sends. Without the setting, nothing is counted per
+/// address (each client of 127.0.0.1 would wait for one guesser); with a
+/// value that is no address, `serve` stops in one line.
+#[test]
+fn behind_a_trusted_proxy_an_address_that_keeps_failing_waits() {
+    let sandbox = sandbox();
+    assert!(sandbox.run(&["init-db"]).success);
+    let quiet = ("RUST_LOG", "warn");
+
+    let proxied = testkit::Served::start(&sandbox, &[], &[("TRUSTED_PROXY", "127.0.0.1"), quiet]);
+    let address = proxied.address();
+    let last = guess_many_names(address, |_| "198.51.100.1, 203.0.113.7".to_owned());
+    assert!(last.starts_with("HTTP/1.1 429"), "{last}");
+    let other = guess(address, "someone", "203.0.113.8");
+    assert!(
+        other.starts_with("HTTP/1.1 400"),
+        "another address is heard: {other}"
+    );
+    assert!(proxied.stop().success);
+
+    let not_the_proxy = testkit::Served::start(&sandbox, &[], &[("TRUSTED_PROXY", "::1"), quiet]);
+    let forged = |n| format!("203.0.113.{n}");
+    let last = guess_many_names(not_the_proxy.address(), forged);
+    assert!(
+        last.starts_with("HTTP/1.1 429"),
+        "forged headers are ignored: {last}"
+    );
+    assert!(not_the_proxy.stop().success);
+
+    let direct = testkit::Served::start(&sandbox, &[], &[quiet]);
+    let last = guess_many_names(direct.address(), |_| "203.0.113.7".to_owned());
+    assert!(
+        last.starts_with("HTTP/1.1 400"),
+        "no setting, no count: {last}"
+    );
+    assert!(direct.stop().success);
+
+    let run = sandbox.run_with_env(
+        &["serve", "--port", "0"],
+        &[("TRUSTED_PROXY", "nginx"), quiet],
+    );
+    assert!(!run.success);
+    assert_eq!(
+        run.stderr.trim_end(),
+        "error: TRUSTED_PROXY is \"nginx\", which is not an IP address (say 127.0.0.1)"
+    );
+}

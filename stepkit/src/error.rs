@@ -4,12 +4,14 @@
 
 use std::path::PathBuf;
 
-/// An error of the database setting, of serving, of the secret key, or of
+/// An error of the database setting, of another setting, of serving, of the secret key, or of
 /// hashing a password.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("the database setting (from --database or DATABASE_URL) {0}")]
     DatabaseSetting(String),
+    #[error("{0}")]
+    Setting(String),
     #[error("cannot start tokio: {0}")]
     Runtime(std::io::Error),
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]

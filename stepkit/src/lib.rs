@@ -17,13 +17,14 @@
 //!    server's host names, a request number, readable error bodies, and
 //!    safety headers on every answer; and `render`, a page from a template.
 //! 7. `serve.rs`: `serve`: 127.0.0.1, timeouts, a graceful stop on Ctrl-C
-//!    and SIGTERM (gunicorn's part).
+//!    and SIGTERM (gunicorn's part); and a request's client address, behind
+//!    the proxy `TRUSTED_PROXY` names.
 //! 8. `password.rs` (feature `sessions`): passwords as argon2 hashes, a
 //!    few at a time, in memory that is reused.
 //! 9. `session.rs` (feature `sessions`): the web half of a login: the
 //!    secret key, the session cookie and the same-origin check.
-//! 10. `throttle.rs` (feature `sessions`): a username that keeps failing to
-//!     log in waits longer and longer.
+//! 10. `throttle.rs` (feature `sessions`): a username, or a client address,
+//!     that keeps failing to log in waits longer and longer.
 
 pub mod error;
 pub mod file;

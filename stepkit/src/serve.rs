@@ -4,10 +4,15 @@
 //! requests in flight finish.
 
 use std::fmt::Display;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use hyper::body::Incoming;
+use hyper::service::{Service, service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -31,8 +36,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// Serves `app` on 127.0.0.1:`port` (0 picks a free port) until Ctrl-C or
 /// SIGTERM, and prints the URL, naming the database `what`. hyper reads
 /// each connection, so the time a client may take to send its headers is
-/// bounded (`axum::serve` sets no such limit).
+/// bounded (`axum::serve` sets no such limit). Each request carries the
+/// address of the connection's peer, for [`client_address`].
 pub async fn serve(app: Router, port: u16, what: impl Display) -> Result<(), Error> {
+    trusted_proxy()?;
     let mut stop = Stop::listen().map_err(Error::Runtime)?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
@@ -42,9 +49,9 @@ pub async fn serve(app: Router, port: u16, what: impl Display) -> Result<(), Err
     println!("Serving {what} on {url} (Ctrl-C stops)");
     let graceful = GracefulShutdown::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => { // out of file descriptors, say: let some close
                     tracing::warn!("cannot accept a connection: {err}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -53,10 +60,15 @@ pub async fn serve(app: Router, port: u16, what: impl Display) -> Result<(), Err
             },
             () = stop.signalled() => break,
         };
+        let service = TowerToHyperService::new(app.clone());
+        let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            service.call(request)
+        });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+            .serve_connection(TokioIo::new(stream), service);
         tokio::spawn(graceful.watch(connection));
     }
     drop(listener);
@@ -68,6 +80,45 @@ pub async fn serve(app: Router, port: u16, what: impl Display) -> Result<(), Err
     Ok(())
 }
 // ANCHOR_END: serve
+
+// ANCHOR: client_address
+/// Where a request came from, when this server can tell: `None` unless
+/// `TRUSTED_PROXY` names the proxy in front of it. The server listens on
+/// 127.0.0.1, so without a proxy every client is this machine, and with
+/// one every connection comes from the proxy: only the proxy knows the
+/// real address, and appends it to `X-Forwarded-For`. So a request that
+/// the trusted proxy passed on came from the last address in that header;
+/// a request from any other peer came from that peer, whatever its
+/// headers say.
+pub fn client_address(parts: &Parts) -> Option<IpAddr> {
+    let proxy = trusted_proxy().ok().flatten()?;
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    if peer.ip() != proxy {
+        return Some(peer.ip());
+    }
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()?;
+    let last = forwarded.to_str().ok()?.rsplit(',').next()?;
+    last.trim().parse().ok()
+}
+
+/// The address in `TRUSTED_PROXY`, read once; `serve` refuses a value that
+/// is not an IP address before it listens.
+fn trusted_proxy() -> Result<Option<IpAddr>, Error> {
+    static PROXY: OnceLock<Result<Option<IpAddr>, String>> = OnceLock::new();
+    let read = PROXY.get_or_init(|| match std::env::var("TRUSTED_PROXY") {
+        Ok(value) if !value.trim().is_empty() => value.trim().parse().map(Some).map_err(|_| {
+            let shown = crate::text::quote(&value);
+            format!("TRUSTED_PROXY is {shown}, which is not an IP address (say 127.0.0.1)")
+        }),
+        _ => Ok(None),
+    });
+    read.clone().map_err(Error::Setting)
+}
+// ANCHOR_END: client_address
 
 /// The signals that stop the server. Listening starts before the URL is
 /// printed, so a signal sent right after it is never missed.

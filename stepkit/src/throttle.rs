@@ -1,16 +1,20 @@
-//! Slowing down password guessing, per account. After [`FREE_FAILURES`]
-//! wrong passwords in a row for one username, each further attempt for it
-//! is refused (429, with `Retry-After`) for a wait that doubles with every
-//! failure, from one second up to [`LONGEST_WAIT`]. Attempts are counted
-//! when they start, so a burst sent at once gets no more guesses. A refused attempt is
-//! answered before any hash is computed, so guessing costs the server
-//! nothing more. A right password ends the count.
+//! Slowing down password guessing, per account and per client address.
+//! After [`FREE_FAILURES`] wrong passwords in a row for one username, each
+//! further attempt for it is refused (429, with `Retry-After`) for a wait
+//! that doubles with every failure, from one second up to [`LONGEST_WAIT`].
+//! Attempts are counted when they start, so a burst sent at once gets no
+//! more guesses. A refused attempt is answered before any hash is computed,
+//! so guessing costs the server nothing more. A right password ends the
+//! count.
 //!
-//! Per client address is the proxy's job here: the server listens on
-//! 127.0.0.1 only, so every client it sees is the proxy in front of it,
-//! which knows the real addresses (nginx's `limit_req`, say).
+//! A guesser who tries one password on many names meets the same rule per
+//! client address, after [`FREE_FAILURES_PER_ADDRESS`], when the server
+//! knows the address: when `TRUSTED_PROXY` names the proxy in front of it
+//! (see [`client_address`](crate::serve::client_address)). A right password
+//! takes one failure off its address's count, not all of them.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,18 +25,33 @@ use axum::response::{IntoResponse, Response};
 
 /// Wrong passwords in a row a username gets before attempts slow down.
 pub const FREE_FAILURES: u32 = 5;
-/// The longest wait between attempts for one username.
+/// Wrong passwords a client address gets, whatever the names, before its
+/// attempts slow down: more than a username's, since a household or an
+/// office shares one address.
+pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;
+/// The longest wait between attempts for one username or address.
 pub const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
-/// How many usernames the throttle remembers at most; past that, those
-/// whose wait is long over are forgotten, and if all are recent, all are:
-/// spraying names cannot fill memory.
+/// How many usernames and addresses the throttle remembers at most; past
+/// that, those whose wait is long over are forgotten, and if all are
+/// recent, all are: spraying names cannot fill memory.
 const REMEMBERED: usize = 10_000;
 
 // ANCHOR: throttle
-/// The failed logins of one app, per username. The kit's layers give each
-/// request the app's throttle; a login handler takes it as an extractor.
+/// The failed logins of one app, per username and per client address. The
+/// kit's layers give each request the app's throttle and the request's
+/// address; a login handler takes it as an extractor.
 #[derive(Debug, Clone, Default)]
-pub struct Throttle(Arc<Mutex<HashMap<String, Failures>>>);
+pub struct Throttle {
+    failures: Arc<Mutex<HashMap<Counted, Failures>>>,
+    client: Option<IpAddr>,
+}
+
+/// What failures are counted against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Counted {
+    Username(String),
+    Address(IpAddr),
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -40,16 +59,23 @@ struct Failures {
     wait_until: Instant,
 }
 
-/// A refused attempt: how long until the next one is heard.
+/// A refused attempt: how long until the next one is heard, and whether
+/// the username or the client's address must wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooSoon(pub Duration);
+pub struct TooSoon(pub Duration, pub Waiting);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    Username,
+    Address,
+}
 
 impl Throttle {
-    /// Counts an attempt to log in as `username`, or refuses it while the
-    /// name must wait. Each attempt counts as a failure until
-    /// [`succeeded`](Throttle::succeeded) says otherwise, so that guesses
-    /// sent all at once are counted before any is checked: the sixth of a
-    /// burst already waits.
+    /// Counts an attempt to log in as `username` (and from this request's
+    /// address, if known), or refuses it while either must wait. Each
+    /// attempt counts as a failure until [`succeeded`](Throttle::succeeded)
+    /// says otherwise, so that guesses sent all at once are counted before
+    /// any is checked: the sixth of a burst already waits.
     pub fn attempt(&self, username: &str) -> Result<(), TooSoon> {
         let now = Instant::now();
         let mut failures = self.lock();
@@ -59,31 +85,61 @@ impl Throttle {
         if failures.len() >= REMEMBERED {
             failures.clear(); // a spray of names, all recent: forget, not grow
         }
-        let failed = failures.entry(key(username)).or_insert(Failures {
-            count: 0,
-            wait_until: now,
-        });
-        if failed.wait_until > now {
-            return Err(TooSoon(failed.wait_until - now));
+        let counted = self.counted(username);
+        for (what, _) in &counted {
+            if let Some(failed) = failures.get(what).filter(|f| f.wait_until > now) {
+                return Err(TooSoon(failed.wait_until - now, what.waiting()));
+            }
         }
-        failed.count += 1;
-        if let Some(over) = failed.count.checked_sub(FREE_FAILURES + 1) {
-            let wait = Duration::from_secs(1u64 << over.min(20)).min(LONGEST_WAIT);
-            failed.wait_until = now + wait;
+        for (what, free) in counted {
+            let failed = failures.entry(what).or_insert(Failures {
+                count: 0,
+                wait_until: now,
+            });
+            failed.count += 1;
+            if let Some(over) = failed.count.checked_sub(free + 1) {
+                let wait = Duration::from_secs(1u64 << over.min(20)).min(LONGEST_WAIT);
+                failed.wait_until = now + wait;
+            }
         }
         Ok(())
     }
 
-    /// A right password: `username` starts again from nothing.
+    /// A right password: `username` starts again from nothing, and its
+    /// address has one failure fewer (the attempt that just succeeded).
     pub fn succeeded(&self, username: &str) {
-        self.lock().remove(&key(username));
+        let mut failures = self.lock();
+        failures.remove(&Counted::Username(key(username)));
+        if let Some(address) = self.client
+            && let Some(failed) = failures.get_mut(&Counted::Address(address))
+        {
+            failed.count = failed.count.saturating_sub(1);
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Failures>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The username, and the address if known, each with its free failures.
+    fn counted(&self, username: &str) -> Vec<(Counted, u32)> {
+        let name = (Counted::Username(key(username)), FREE_FAILURES);
+        let address = self
+            .client
+            .map(|address| (Counted::Address(address), FREE_FAILURES_PER_ADDRESS));
+        std::iter::once(name).chain(address).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Counted, Failures>> {
+        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 // ANCHOR_END: throttle
+
+impl Counted {
+    fn waiting(&self) -> Waiting {
+        match self {
+            Counted::Username(_) => Waiting::Username,
+            Counted::Address(_) => Waiting::Address,
+        }
+    }
+}
 
 /// Names count as one however they are capitalised, as a guesser would try.
 fn key(username: &str) -> String {
@@ -95,7 +151,11 @@ fn key(username: &str) -> String {
 impl IntoResponse for TooSoon {
     fn into_response(self) -> Response {
         let seconds = self.0.as_secs_f64().ceil().max(1.0) as u64;
-        let message = format!("Too many failed logins for this user; try again in {seconds} s.");
+        let whose = match self.1 {
+            Waiting::Username => "for this user",
+            Waiting::Address => "from your address",
+        };
+        let message = format!("Too many failed logins {whose}; try again in {seconds} s.");
         let retry = [(header::RETRY_AFTER, seconds.to_string())];
         (StatusCode::TOO_MANY_REQUESTS, retry, message).into_response()
     }
@@ -106,10 +166,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Throttle {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Throttle>()
-            .cloned()
-            .unwrap_or_default())
+        let app = parts.extensions.get::<Throttle>().cloned();
+        Ok(Throttle {
+            client: crate::serve::client_address(parts),
+            ..app.unwrap_or_default()
+        })
     }
 }

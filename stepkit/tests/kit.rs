@@ -370,7 +370,7 @@ mod sessions {
     #[test]
     fn a_username_that_keeps_failing_waits_longer_each_time() {
         use std::time::Duration;
-        use stepkit::throttle::{FREE_FAILURES, Throttle, TooSoon};
+        use stepkit::throttle::{FREE_FAILURES, Throttle, TooSoon, Waiting};
         let throttle = Throttle::default();
         // Every attempt counts until it succeeds, so these stand for a
         // burst sent at once, none of them checked yet.
@@ -383,7 +383,8 @@ mod sessions {
             "the sixth is heard, and sets a wait"
         );
         let wait = |name| match throttle.attempt(name) {
-            Err(TooSoon(wait)) => wait,
+            Err(TooSoon(wait, Waiting::Username)) => wait,
+            Err(other) => panic!("{other:?}"),
             Ok(()) => Duration::ZERO,
         };
         let first = wait("ann"); // the same name, however written
@@ -407,8 +408,9 @@ mod sessions {
     #[tokio::test]
     async fn a_refused_login_is_a_429_that_says_when_to_try_again() {
         use axum::response::IntoResponse;
+        use stepkit::throttle::{TooSoon, Waiting};
         let response =
-            stepkit::throttle::TooSoon(std::time::Duration::from_millis(1500)).into_response();
+            TooSoon(std::time::Duration::from_millis(1500), Waiting::Username).into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()["retry-after"], "2");
         let body = axum::body::to_bytes(response.into_body(), 1000)
@@ -417,6 +419,14 @@ mod sessions {
         assert_eq!(
             body,
             "Too many failed logins for this user; try again in 2 s."
+        );
+        let response = TooSoon(std::time::Duration::from_secs(4), Waiting::Address).into_response();
+        let body = axum::body::to_bytes(response.into_body(), 1000)
+            .await
+            .unwrap();
+        assert_eq!(
+            body,
+            "Too many failed logins from your address; try again in 4 s."
         );
     }
 
