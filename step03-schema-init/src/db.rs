@@ -20,7 +20,7 @@ use axum::response::Response;
 use futures_util::FutureExt;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
-use stepkit::password;
+use stepkit::{name_key, password};
 
 use crate::Error;
 use crate::timestamp::Timestamp;
@@ -115,22 +115,23 @@ impl User {
 pub fn add_user(conn: &Connection, username: &str, password: &str) -> Result<i64, Error> {
     let hashed = password::hash(password)?;
     conn.execute(
-        "INSERT INTO user (username, password) VALUES (?, ?)",
-        (username, hashed),
+        "INSERT INTO user (username, username_key, password) VALUES (?, ?, ?)",
+        (username, name_key(username), hashed),
     )?;
     Ok(conn.last_insert_rowid())
 }
 // ANCHOR_END: add_user
 
 /// The user called `username` and their stored password (a hash), if that
-/// user exists: flaskr's `SELECT * FROM user WHERE username = ?`.
+/// user exists: flaskr's `SELECT * FROM user WHERE username = ?`, by the
+/// name's key, so that a name is found however it is capitalised.
 pub fn user_for_login(
     conn: &Connection,
     username: &str,
 ) -> rusqlite::Result<Option<(User, String)>> {
     conn.query_row(
-        "SELECT * FROM user WHERE username = ?",
-        (username,),
+        "SELECT * FROM user WHERE username_key = ?",
+        (name_key(username),),
         |row| Ok((User::from_row(row)?, row.get("password")?)),
     )
     .optional()
@@ -139,8 +140,8 @@ pub fn user_for_login(
 /// The stored password (a hash) of `username`, if that user exists.
 pub fn stored_password(conn: &Connection, username: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row(
-        "SELECT password FROM user WHERE username = ?",
-        (username,),
+        "SELECT password FROM user WHERE username_key = ?",
+        (name_key(username),),
         |row| row.get(0),
     )
     .optional()

@@ -11,9 +11,10 @@ DROP TABLE IF EXISTS post;
 DROP TABLE IF EXISTS user;
 
 CREATE TABLE user (
-    id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    username TEXT UNIQUE NOT NULL COLLATE NOCASE, -- ANN is ann (A to Z)
-    password TEXT NOT NULL -- an argon2 hash, never the password itself
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    username     TEXT UNIQUE NOT NULL COLLATE NOCASE, -- ANN is ann (A to Z)
+    username_key TEXT UNIQUE NOT NULL, -- and ÉMILE is émile (stepkit::name_key)
+    password     TEXT NOT NULL -- an argon2 hash, never the password itself
 );
 
 CREATE TABLE post (

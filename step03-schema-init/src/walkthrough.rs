@@ -93,7 +93,7 @@ fn describe_table(out: &mut impl Write, conn: &Connection, table: &str) -> Resul
     writeln!(out)?;
     writeln!(out, "Table {table} (PRAGMA table_info):")?;
     let row = |a: &str, b: &str, c: &str, d: &str, e: &str| {
-        format!("  {a:<10} {b:<10} {c:<9} {d:<18} {e}")
+        format!("  {a:<12} {b:<10} {c:<9} {d:<18} {e}")
     };
     writeln!(
         out,

@@ -463,12 +463,18 @@ async fn a_username_that_keeps_failing_to_log_in_must_wait() {
     );
 }
 
-/// Lookalike names: one name whatever its case (A to Z) or however its
-/// accents were typed, and no name with characters that cannot be seen.
+/// Lookalike names: one name whatever its case (beyond A to Z too) or
+/// however its accents were typed, and no name with characters that cannot
+/// be seen.
 #[tokio::test]
 async fn a_name_that_only_looks_different_is_refused() {
     let mut browser = Browser::new();
-    for (first, twin) in [("ann", "ANN"), ("\u{e9}mile", "e\u{301}mile")] {
+    let pairs = [
+        ("ann", "ANN"),
+        ("\u{e9}mile", "e\u{301}mile"),
+        ("\u{f8}ystein", "\u{d8}YSTEIN"),
+    ];
+    for (first, twin) in pairs {
         let form = format!("username={first}&password=pw");
         assert_eq!(
             browser.post("/auth/register", &form).await.status,
@@ -494,11 +500,15 @@ async fn a_name_that_only_looks_different_is_refused() {
         answer.body
     );
     // Logging in finds the one name however it is typed.
-    assert_eq!(
-        browser.login("Ann", "pw").await.status,
-        StatusCode::SEE_OTHER
+    for typed in ["Ann", "\u{d8}ystein"] {
+        assert_eq!(
+            browser.login(typed, "pw").await.status,
+            StatusCode::SEE_OTHER,
+            "{typed}"
+        );
+    }
+    let names = browser.count(
+        "SELECT count(*) FROM user WHERE username IN ('ann', '\u{e9}mile', '\u{f8}ystein', 'test')",
     );
-    let names =
-        browser.count("SELECT count(*) FROM user WHERE username IN ('ann', '\u{e9}mile', 'test')");
-    assert_eq!((names, browser.count("SELECT count(*) FROM user")), (3, 3));
+    assert_eq!((names, browser.count("SELECT count(*) FROM user")), (4, 4));
 }

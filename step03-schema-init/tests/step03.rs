@@ -86,7 +86,7 @@ fn insert_post(conn: &Connection, author: i64, created: &str, title: &str, body:
 
 fn insert_user(conn: &Connection, username: &str) -> i64 {
     conn.execute(
-        "INSERT INTO user (username, password) VALUES (?, 'not-a-hash')",
+        "INSERT INTO user (username, username_key, password) VALUES (?1, lower(?1), 'not-a-hash')",
         (username,),
     )
     .unwrap();
@@ -121,6 +121,7 @@ fn the_schema_sqlite_reports_is_flaskrs() {
         [
             column("id", "INTEGER", false, None, 1),
             column("username", "TEXT", true, None, 0),
+            column("username_key", "TEXT", true, None, 0),
             column("password", "TEXT", true, None, 0),
         ]
     );
@@ -145,14 +146,14 @@ fn the_schema_sqlite_reports_is_flaskrs() {
         assert_eq!(sql, 1, "{table}.id is not AUTOINCREMENT");
     }
 
-    // username is UNIQUE: a constraint index covering that one column.
+    // username and username_key are UNIQUE: a constraint index each.
     let unique = strings(
         &db,
         "SELECT info.name FROM pragma_index_list('user') AS list
          JOIN pragma_index_info(list.name) AS info
          WHERE list.\"unique\" = 1 AND list.origin = 'u'",
     );
-    assert_eq!(unique, ["username"]);
+    assert_eq!(unique, ["username_key", "username"]);
     assert!(strings(&db, "SELECT name FROM pragma_index_list('post')").is_empty());
 
     let foreign_keys: Vec<(String, String, String)> = db
@@ -174,11 +175,14 @@ fn the_schema_rejects_what_flaskrs_rejects() {
     let (_dir, db) = fresh_database();
     insert_user(&db, "ann");
     let duplicate = db.execute(
-        "INSERT INTO user (username, password) VALUES ('ann', 'x')",
+        "INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'x')",
         (),
     );
     assert!(duplicate.is_err(), "a second `ann` was accepted");
-    let no_password = db.execute("INSERT INTO user (username) VALUES ('bo')", ());
+    let no_password = db.execute(
+        "INSERT INTO user (username, username_key) VALUES ('bo', 'bo')",
+        (),
+    );
     assert!(no_password.is_err(), "a user without password was accepted");
     let no_title = db.execute("INSERT INTO post (author_id, body) VALUES (1, 'text')", ());
     assert!(no_title.is_err(), "a post without title was accepted");

@@ -428,7 +428,7 @@ fn a_failed_transaction_is_rolled_back_whole() {
     let err = outcome.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "database error: UNIQUE constraint failed: user.username"
+        "database error: UNIQUE constraint failed: user.username_key"
     );
     assert_eq!(test.dump(), before);
 }

@@ -3,10 +3,12 @@
 //! a test checks it against what SQLite reports, so the two cannot drift.
 
 diesel::table! {
-    /// flaskr's users. `password` holds an argon2 hash.
+    /// flaskr's users. `username_key` is the name as names are compared
+    /// (`stepkit::name_key`); `password` holds an argon2 hash.
     user (id) {
         id -> BigInt,
         username -> Text,
+        username_key -> Text,
         password -> Text,
     }
 }

@@ -26,9 +26,11 @@ fn sandbox_at_first_with_a_user() -> Sandbox {
     let sandbox = sandbox();
     assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
     let mut conn = migrate::connect(&sandbox.path().join("instance/step06.sqlite")).unwrap();
-    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
-        .execute(&mut conn)
-        .unwrap();
+    diesel::sql_query(
+        "INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'h')",
+    )
+    .execute(&mut conn)
+    .unwrap();
     sandbox
 }
 
@@ -39,7 +41,7 @@ fn database_at(version: &str) -> (TempDir, SqliteConnection) {
     let mut conn = migrate::connect(&dir.path().join("blog.sqlite")).unwrap();
     migrate::upgrade(&mut conn, &MIGRATIONS, Some(FIRST)).unwrap();
     diesel::sql_query(
-        "INSERT INTO user (username, password) VALUES ('ann', 'hash-a'), ('bo', 'hash-b');
+        "INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'hash-a'), ('bo', 'bo', 'hash-b');
          ",
     )
     .execute(&mut conn)
@@ -295,7 +297,7 @@ fn a_step5_database_is_adopted_with_stamp_then_upgraded() {
     conn.batch_execute(include_str!("../../step05-relationships/src/schema.sql"))
         .unwrap();
     conn.batch_execute(
-        "INSERT INTO user (username, password) VALUES ('ann', 'h');
+        "INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'h');
         INSERT INTO post (author_id, title, body) VALUES (1, 'Kept', 'through it all');",
     )
     .unwrap();
@@ -344,7 +346,7 @@ fn adopting_a_step5_database_as_the_book_shows_it() {
         .unwrap();
     drop(conn);
     let transcript = sandbox.transcript(&[
-        "--database instance/step05.sqlite db sql \"INSERT INTO user (username, password) VALUES ('ann', 'not-a-hash')\"",
+        "--database instance/step05.sqlite db sql \"INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'not-a-hash')\"",
         "--database instance/step05.sqlite db sql \"INSERT INTO post (author_id, title, body) VALUES (1, 'Hello World', 'written by step 5')\"",
         "--database instance/step05.sqlite db history",
         "--database instance/step05.sqlite db upgrade",
@@ -835,7 +837,7 @@ fn the_sql_shell_as_the_book_shows_it() {
     let sandbox = sandbox();
     let transcript = sandbox.transcript(&[
         "db upgrade --to 20260103",
-        "db sql \"INSERT INTO user (username, password) VALUES ('ann', 'not-a-hash')\"",
+        "db sql \"INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'not-a-hash')\"",
         "db sql \"INSERT INTO post (author_id, title, body) VALUES (1, ' ', 'blank')\"",
         "db upgrade",
         "db sql \"SELECT id, author_id, title, published FROM post\"",
@@ -914,7 +916,7 @@ fn the_sql_shell_shows_pragmas_plans_and_odd_values_and_streams_its_rows() {
         "db sql \"PRAGMA user_version\"",
         "db sql \"EXPLAIN QUERY PLAN SELECT * FROM post WHERE author_id = 1\"",
         "db sql \"EXPLAIN SELECT 1\"",
-        "db sql \"INSERT INTO user (username, password) VALUES ('ann', 'x') RETURNING id\"",
+        "db sql \"INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'x') RETURNING id\"",
         "db sql \"SELECT 'a' || char(0) || 'b' AS nul, CAST(x'41ff42' AS TEXT) AS not_utf8, char(9) AS tab, char(27) AS esc\"",
     ]);
     insta::assert_snapshot!("sql_shell_odd", transcript);

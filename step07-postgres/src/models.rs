@@ -11,7 +11,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
-use stepkit::password;
+use stepkit::{name_key, password};
 use stepkit::{name_problem, text_problem};
 
 use crate::Error;
@@ -35,11 +35,12 @@ pub struct User {
     pub username: String,
 }
 
-/// The row `create_user` inserts: the username and the hash.
+/// The row `create_user` inserts: the username, its key and the hash.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = user)]
 struct NewUser<'a> {
     username: &'a str,
+    username_key: &'a str,
     password: &'a str,
 }
 
@@ -146,6 +147,7 @@ pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<Us
     let hashed = password::hash(password)?;
     let new_user = NewUser {
         username,
+        username_key: &name_key(username),
         password: &hashed,
     };
     let created = diesel::insert_into(user::table)
@@ -295,7 +297,12 @@ pub fn update_user(
     let hashed = password.map(password::hash).transpose()?;
     let new_password = hashed.is_some();
     let changes = (
-        username.map(|name| user::username.eq(name)),
+        username.map(|name| {
+            (
+                user::username.eq(name),
+                user::username_key.eq(name_key(name)),
+            )
+        }),
         hashed.map(|hash| user::password.eq(hash)),
     );
     conn.transaction(|conn| {
@@ -548,13 +555,14 @@ pub fn posts_by_username(
     }
 }
 
-/// The stored password hash of `username`, with the user, for logging in.
+/// The stored password hash of `username`, with the user, for logging in:
+/// found by the name's key, however the name is capitalised.
 pub fn user_for_login(conn: &mut Conn, username: &str) -> QueryResult<Option<(User, String)>> {
     if has_nul(username) {
         return Ok(None);
     }
     user::table
-        .filter(user::username.eq(username))
+        .filter(user::username_key.eq(name_key(username)))
         .select((User::as_select(), user::password))
         .first(conn)
         .optional()

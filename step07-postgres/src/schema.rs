@@ -3,10 +3,12 @@
 //! the program compiles; `db check` checks it against the migrations.
 
 diesel::table! {
-    /// flaskr's users. `password` holds an argon2 hash.
+    /// flaskr's users. `username_key` is the name as names are compared
+    /// (`stepkit::name_key`); `password` holds an argon2 hash.
     user (id) {
         id -> BigInt,
         username -> Text,
+        username_key -> Text,
         password -> Text,
     }
 }

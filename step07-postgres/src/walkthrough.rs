@@ -114,8 +114,9 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
 /// Two users and three posts, written with the first migration's columns.
 fn fill(conn: &mut Conn) -> Result<(), Error> {
     for name in ["ann", "bo"] {
-        diesel::sql_query("INSERT INTO user (username, password) VALUES (?, ?)")
+        diesel::sql_query("INSERT INTO user (username, username_key, password) VALUES (?, ?, ?)")
             .bind::<Text, _>(name)
+            .bind::<Text, _>(stepkit::name_key(name))
             .bind::<Text, _>(password::hash("correct horse battery staple")?)
             .execute(conn)?;
     }

@@ -33,9 +33,11 @@ fn sandbox_at_first_with_a_user() -> Sandbox {
     let sandbox = sandbox();
     assert!(sandbox.run(&["db", "upgrade", "--to", FIRST]).success);
     let mut conn = connect_to(&sandbox.path().join("instance/step07.sqlite"));
-    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
-        .execute(&mut conn)
-        .unwrap();
+    diesel::sql_query(
+        "INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'h')",
+    )
+    .execute(&mut conn)
+    .unwrap();
     sandbox
 }
 
@@ -94,7 +96,7 @@ impl Blog {
 /// Two users and three posts, in SQL both databases read.
 fn fill(conn: &mut Conn) {
     diesel::sql_query(
-        "INSERT INTO \"user\" (username, password) VALUES ('ann', 'hash-a'), ('bo', 'hash-b')",
+        "INSERT INTO \"user\" (username, username_key, password) VALUES ('ann', 'ann', 'hash-a'), ('bo', 'bo', 'hash-b')",
     )
     .execute(conn)
     .unwrap();
@@ -544,7 +546,7 @@ fn a_step5_database_is_adopted_with_stamp_then_upgraded() {
     conn.batch_execute(include_str!("../../step05-relationships/src/schema.sql"))
         .unwrap();
     conn.batch_execute(
-        "INSERT INTO user (username, password) VALUES ('ann', 'h');
+        "INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'h');
         INSERT INTO post (author_id, title, body) VALUES (1, 'Kept', 'through it all');",
     )
     .unwrap();
@@ -1060,7 +1062,7 @@ fn the_sql_shell_as_the_book_shows_it_on_either_database() {
         let run = |args: &[&str]| sandbox.run_with_env(args, &Vec::from_iter(env_pair));
         let lines = [
             "db upgrade --to 20260103",
-            "db sql \"INSERT INTO \\\"user\\\" (username, password) VALUES ('ann', 'not-a-hash')\"",
+            "db sql \"INSERT INTO \\\"user\\\" (username, username_key, password) VALUES ('ann', 'ann', 'not-a-hash')\"",
             "db sql \"INSERT INTO post (author_id, title, body) VALUES (1, ' ', 'blank')\"",
             "db upgrade --no-backup",
             "db sql \"SELECT id, author_id, title, published FROM post\"",

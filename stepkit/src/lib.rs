@@ -43,4 +43,4 @@ pub mod throttle;
 pub use error::Error;
 pub use layers::{layers, render};
 pub use serve::serve;
-pub use text::{exit, name_problem, normal_name, printable, quote, text_problem};
+pub use text::{exit, name_key, name_problem, normal_name, printable, quote, text_problem};

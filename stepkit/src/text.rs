@@ -57,6 +57,15 @@ pub fn normal_name(name: &str) -> String {
     name.trim().nfc().collect()
 }
 
+/// A name as names are told apart: [`normal_name`] in lower case by
+/// Unicode's rules, so that ÉMILE, Émile and émile are one name. SQLite's
+/// `NOCASE`, and PostgreSQL's `lower()` under the C locale, fold A to Z
+/// only, so the steps store this key beside the name, under a UNIQUE rule.
+pub fn name_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    normal_name(name).to_lowercase().nfc().collect()
+}
+
 /// [`text_problem`] for a name, which must also hold no character a reader
 /// cannot see: a name is how people tell each other apart.
 pub fn name_problem(field: &str, value: &str, max_chars: usize) -> Option<String> {

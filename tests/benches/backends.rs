@@ -102,6 +102,7 @@ fn step05_blog(database: TestDatabase) -> (TestDatabase, step07_postgres::db::Po
             diesel::insert_into(user::table)
                 .values((
                     user::username.eq(format!("user{n}")),
+                    user::username_key.eq(format!("user{n}")),
                     user::password.eq("not a hash"),
                 ))
                 .execute(conn)?;
@@ -169,6 +170,7 @@ fn fill(location: &Location) {
             diesel::insert_into(step07_postgres::schema::user::table)
                 .values((
                     step07_postgres::schema::user::username.eq(format!("user{n}")),
+                    step07_postgres::schema::user::username_key.eq(format!("user{n}")),
                     step07_postgres::schema::user::password.eq("not a hash"),
                 ))
                 .execute(conn)?;

@@ -65,9 +65,9 @@ pub fn command(bench: &str) -> String {
 pub fn add_users(path: &Path, count: i64) {
     let conn = Connection::open(path).expect("open");
     conn.execute(
-        "INSERT INTO user (username, password)
+        "INSERT INTO user (username, username_key, password)
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
-         SELECT 'user' || i, 'not a hash' FROM n",
+         SELECT 'user' || i, 'user' || i, 'not a hash' FROM n",
         [count],
     )
     .expect("the users");

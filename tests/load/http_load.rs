@@ -512,13 +512,13 @@ fn fill_step04(release: &Path, path: &Path) -> Result<(), BoxError> {
     let conn = Connection::open(path)?;
     let hash = stepkit::password::hash(PASSWORD)?;
     conn.execute(
-        "INSERT INTO user (username, password) VALUES ('user1', ?1)",
+        "INSERT INTO user (username, username_key, password) VALUES ('user1', 'user1', ?1)",
         [hash],
     )?;
     conn.execute(
-        "INSERT INTO user (username, password)
+        "INSERT INTO user (username, username_key, password)
          WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
-         SELECT 'user' || i, 'not a hash' FROM n",
+         SELECT 'user' || i, 'user' || i, 'not a hash' FROM n",
         [USERS],
     )?;
     conn.execute(

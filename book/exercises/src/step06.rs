@@ -124,7 +124,9 @@ fn next_number(conn: &mut SqliteConnection) -> usize {
 
 /// Inserts a user called `username`.
 pub fn add_user(conn: &mut SqliteConnection, username: &str) -> QueryResult<usize> {
-    diesel::sql_query("INSERT INTO user (username, password) VALUES (?, 'a hash')")
-        .bind::<Text, _>(username)
-        .execute(conn)
+    diesel::sql_query(
+        "INSERT INTO user (username, username_key, password) VALUES (?1, lower(?1), 'a hash')",
+    )
+    .bind::<Text, _>(username)
+    .execute(conn)
 }

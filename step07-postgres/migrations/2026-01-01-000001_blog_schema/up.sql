@@ -1,9 +1,10 @@
 -- Step 5's schema: flaskr's users and posts, the indexes on (created, id)
 -- and author_id, and the sessions.
 CREATE TABLE user (
-    id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    username TEXT UNIQUE NOT NULL COLLATE NOCASE, -- ANN is ann (A to Z)
-    password TEXT NOT NULL -- an argon2 hash, never the password itself
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    username     TEXT UNIQUE NOT NULL COLLATE NOCASE, -- ANN is ann (A to Z)
+    username_key TEXT UNIQUE NOT NULL, -- and ÉMILE is émile (stepkit::name_key)
+    password     TEXT NOT NULL -- an argon2 hash, never the password itself
 );
 
 CREATE TABLE post (

@@ -87,8 +87,10 @@ pub fn backups_are_private_and_follow_no_link(sandbox: &Sandbox, file: &str, fir
     assert!(sandbox.run(&["db", "upgrade", "--to", first]).success);
     let path = sandbox.path().join(file);
     let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-    conn.batch_execute("INSERT INTO user (username, password) VALUES ('ann', 'a hash')")
-        .unwrap();
+    conn.batch_execute(
+        "INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'a hash')",
+    )
+    .unwrap();
     let private = std::fs::Permissions::from_mode(0o600);
     std::fs::set_permissions(&path, private).unwrap();
     let planted = sandbox.path().join(format!("{file}.backup-{first}"));
@@ -167,7 +169,7 @@ fn with_posts(sandbox: &Sandbox, file: &str, upgrade: &[&str], posts: usize) -> 
     let path = sandbox.path().join(file);
     let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
     conn.batch_execute(&format!(
-        "INSERT INTO user (username, password) VALUES ('ann', 'a hash');
+        "INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'a hash');
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {posts})
          INSERT INTO post (author_id, title, body) SELECT 1, 'post ' || i, printf('%.300c', 'x') FROM n;"
     ))
@@ -298,9 +300,11 @@ pub fn the_model_to_migration_loop(new: impl Fn() -> Sandbox, step: &str, file: 
     assert!(sandbox.run(&["db", "upgrade"]).success);
     let mut conn = SqliteConnection::establish(&sandbox.path().join(file).to_string_lossy())
         .expect("the database");
-    diesel::sql_query("INSERT INTO user (username, password) VALUES ('ann', 'h')")
-        .execute(&mut conn)
-        .expect("a user");
+    diesel::sql_query(
+        "INSERT INTO user (username, username_key, password) VALUES ('ann', 'ann', 'h')",
+    )
+    .execute(&mut conn)
+    .expect("a user");
     let schema_rs = sandbox.path().join(format!("{step}/src/schema.rs"));
     let model = std::fs::read_to_string(&schema_rs).expect("schema.rs");
     std::fs::write(&schema_rs, edited(&model, WITHOUT_BIO, WITH_BIO)).expect("schema.rs");
@@ -351,12 +355,12 @@ pub fn the_model_to_migration_loop(new: impl Fn() -> Sandbox, step: &str, file: 
 /// `new`: refused in one line, with nothing written. `schema_rs` is the
 /// step's own. Returns the refusals, one after each case's name.
 pub fn draft_refusals(new: impl Fn() -> Sandbox, step: &str, schema_rs: &str) -> String {
-    let rename = "        username -> Text,\n        password -> Text,\n";
+    let rename = "        username_key -> Text,\n        password -> Text,\n";
     let cases = [
         (
             "a rename",
             rename,
-            "        username -> Text,\n        secret -> Text,\n",
+            "        username_key -> Text,\n        secret -> Text,\n",
         ),
         ("a type change", "title -> Text,", "title -> BigInt,"),
         (

@@ -42,7 +42,7 @@ fn blog(users: &[(&str, usize)]) -> (tempfile::TempDir, Connection) {
     let conn = Connection::open(&path).expect("open");
     for (username, posts) in users {
         conn.execute(
-            "INSERT INTO user (username, password) VALUES (?, 'not a hash')",
+            "INSERT INTO user (username, username_key, password) VALUES (?1, lower(?1), 'not a hash')",
             (username,),
         )
         .expect("a user");
