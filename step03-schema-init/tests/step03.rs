@@ -695,7 +695,12 @@ fn behind_a_trusted_proxy_an_address_that_keeps_failing_waits() {
 
     let proxied = testkit::Served::start(&sandbox, &[], &[("TRUSTED_PROXY", "127.0.0.1"), quiet]);
     let address = proxied.address();
-    let last = guess_many_names(address, |_| "198.51.100.1, 203.0.113.7".to_owned());
+    // The proxy appends the client's address, with a port or without.
+    let forwarded = |n| match n % 2 {
+        0 => "198.51.100.1, 203.0.113.7".to_owned(),
+        _ => "203.0.113.7:4000".to_owned(),
+    };
+    let last = guess_many_names(address, forwarded);
     assert!(last.starts_with("HTTP/1.1 429"), "{last}");
     let other = guess(address, "someone", "203.0.113.8");
     assert!(
@@ -704,7 +709,8 @@ fn behind_a_trusted_proxy_an_address_that_keeps_failing_waits() {
     );
     assert!(proxied.stop().success);
 
-    let not_the_proxy = testkit::Served::start(&sandbox, &[], &[("TRUSTED_PROXY", "::1"), quiet]);
+    let not_the_proxy =
+        testkit::Served::start(&sandbox, &[], &[("TRUSTED_PROXY", "127.0.0.2"), quiet]);
     let forged = |n| format!("203.0.113.{n}");
     let last = guess_many_names(not_the_proxy.address(), forged);
     assert!(
@@ -721,13 +727,17 @@ fn behind_a_trusted_proxy_an_address_that_keeps_failing_waits() {
     );
     assert!(direct.stop().success);
 
-    let run = sandbox.run_with_env(
-        &["serve", "--port", "0"],
-        &[("TRUSTED_PROXY", "nginx"), quiet],
-    );
-    assert!(!run.success);
-    assert_eq!(
-        run.stderr.trim_end(),
-        "error: TRUSTED_PROXY is \"nginx\", which is not an IP address (say 127.0.0.1)"
-    );
+    for (value, why) in [
+        ("nginx", "which is not an IP address (say 127.0.0.1)"),
+        (
+            "::1",
+            "but this server listens on 127.0.0.1, so its proxy connects from a 127.x.x.x address",
+        ),
+    ] {
+        let env = [("TRUSTED_PROXY", value), quiet];
+        let run = sandbox.run_with_env(&["serve", "--port", "0"], &env);
+        assert!(!run.success);
+        let expected = format!("error: TRUSTED_PROXY is {}, {why}", stepkit::quote(value));
+        assert_eq!(run.stderr.trim_end(), expected);
+    }
 }

@@ -165,7 +165,11 @@ fn fresh_database(path: &Path) -> Result<String, BoxError> {
     let mut conn = Database::new(path.to_path_buf())?.connect()?;
     conn.transaction::<_, BoxError, _>(|conn| {
         for n in 1..=USERS {
-            models::create_user(conn, &format!("user{n}"), &format!("password {n}"))?;
+            models::create_user(
+                conn,
+                &format!("user{n}"),
+                &models::PasswordHash::of(&format!("password {n}"))?,
+            )?;
         }
         for n in 1..=POSTS {
             let (title, body) = (format!("Post {n}"), format!("Body of post {n}."));

@@ -20,7 +20,7 @@ use crate::Error;
 use crate::auth::CurrentUser;
 use crate::db::RequestDb;
 use crate::models::{
-    self, NewPost, Page, PostChanges, foreign_key, post_problem, unique, user_problem,
+    self, NewPost, Page, PasswordHash, PostChanges, foreign_key, post_problem, unique, user_problem,
 };
 
 /// Rows per page when the request does not say, and the most it may ask for.
@@ -179,9 +179,10 @@ async fn create_user(db: RequestDb, Json(input): Json<UserInput>) -> Result<Resp
     if let Some((field, problem)) = user_problem(Some(&username), Some(&input.password)) {
         return Ok(api_error(StatusCode::BAD_REQUEST, field, problem));
     }
+    let hash = PasswordHash::of_off_thread(input.password).await?;
     let name = username.clone();
     let created = db
-        .write(move |conn| unique(models::create_user(conn, &name, &input.password)))
+        .write(move |conn| unique(models::create_user(conn, &name, &hash)))
         .await?;
     Ok(match created {
         Some(user) => {
@@ -245,6 +246,10 @@ async fn update_user(
         let message = "nothing to change: send username, password or both";
         return Ok(api_error(StatusCode::BAD_REQUEST, "request", message));
     }
+    let hash = match changes.password {
+        Some(password) => Some(PasswordHash::of_off_thread(password).await?),
+        None => None,
+    };
     let name = username.clone();
     let updated = db
         .write(move |conn| {
@@ -252,7 +257,7 @@ async fn update_user(
                 conn,
                 id,
                 name.as_deref(),
-                changes.password.as_deref(),
+                hash.as_ref(),
             ))
         })
         .await?;

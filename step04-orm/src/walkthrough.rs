@@ -53,8 +53,12 @@ pub fn run(out: &mut impl Write) -> Result<(), Error> {
 fn create(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> {
     heading(out, 2, "Create and commit")?;
     for name in ["ann", "bo", "cy"] {
-        let user = models::create_user(conn, name, "correct horse battery staple")?;
-        writeln!(out, "create_user({name:?}, <password>) -> {user:?}")?;
+        let user = models::create_user(
+            conn,
+            name,
+            &models::PasswordHash::of("correct horse battery staple")?,
+        )?;
+        writeln!(out, "create_user({name:?}, <password hash>) -> {user:?}")?;
     }
     let posts = [
         (1, "Hello", "Ann's first post."),
@@ -167,7 +171,7 @@ fn rollback(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Err
             body: "No.",
         };
         models::create_post(conn, &new_post)?;
-        models::create_user(conn, "ann", "another password")
+        models::create_user(conn, "ann", &models::PasswordHash::of("another password")?)
     });
     match outcome {
         Ok(user) => writeln!(out, "Unexpected: it committed and made {user:?}.")?,

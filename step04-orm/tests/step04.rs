@@ -414,7 +414,12 @@ async fn the_api_writes_nothing_without_a_session_or_for_someone_else() {
 fn a_failed_transaction_is_rolled_back_whole() {
     let test = TestApp::new();
     let mut conn = test.conn();
-    models::create_user(&mut conn, "ann", "secret").unwrap();
+    models::create_user(
+        &mut conn,
+        "ann",
+        &models::PasswordHash::of("secret").unwrap(),
+    )
+    .unwrap();
     let before = test.dump();
     let outcome: Result<_, step04_orm::Error> = conn.transaction(|conn| {
         let new_post = models::NewPost {
@@ -423,7 +428,7 @@ fn a_failed_transaction_is_rolled_back_whole() {
             body: "saved?",
         };
         models::create_post(conn, &new_post)?;
-        models::create_user(conn, "ann", "again")
+        models::create_user(conn, "ann", &models::PasswordHash::of("again").unwrap())
     });
     let err = outcome.unwrap_err();
     assert_eq!(

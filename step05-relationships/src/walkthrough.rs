@@ -52,7 +52,11 @@ fn fill(out: &mut impl Write, conn: &mut SqliteConnection) -> Result<(), Error> 
         ("di", &["Di's news", "More news"]),
     ];
     for (name, titles) in posts {
-        let user = models::create_user(conn, name, "correct horse battery staple")?;
+        let user = models::create_user(
+            conn,
+            name,
+            &models::PasswordHash::of("correct horse battery staple")?,
+        )?;
         for title in titles {
             let new_post = NewPost {
                 author_id: user.id,

@@ -44,8 +44,8 @@ impl Blog {
             cookie: None,
         };
         let conn = &mut blog.conn();
-        models::create_user(conn, "test", "test").unwrap();
-        models::create_user(conn, "other", "other").unwrap();
+        models::create_user(conn, "test", &models::PasswordHash::of("test").unwrap()).unwrap();
+        models::create_user(conn, "other", &models::PasswordHash::of("other").unwrap()).unwrap();
         diesel::insert_into(post::table)
             .values((
                 post::author_id.eq(1),
@@ -170,7 +170,12 @@ fn help_lists_the_commands() {
 /// Adds `count` users, user `n` with `n % 3` posts.
 fn fill(conn: &mut SqliteConnection, count: usize) {
     for n in 1..=count {
-        let user = models::create_user(conn, &format!("user{n:02}"), "pw").unwrap();
+        let user = models::create_user(
+            conn,
+            &format!("user{n:02}"),
+            &models::PasswordHash::of("pw").unwrap(),
+        )
+        .unwrap();
         for p in 0..n % 3 {
             let title = format!("post {p} of user {n}");
             models::create_post(
@@ -711,11 +716,21 @@ fn init_db_ends_every_session() {
     let path = dir.path().join("test.sqlite");
     let connect = || SqliteConnection::establish(path.to_str().unwrap()).unwrap();
     db::init_db(&path).unwrap();
-    models::create_user(&mut connect(), "ann", "pw").unwrap();
+    models::create_user(
+        &mut connect(),
+        "ann",
+        &models::PasswordHash::of("pw").unwrap(),
+    )
+    .unwrap();
     let token = session::start(&mut connect(), 1).unwrap();
     assert!(session::user_of(&mut connect(), &token).unwrap().is_some());
     db::init_db(&path).unwrap();
-    let bo = models::create_user(&mut connect(), "bo", "pw").unwrap();
+    let bo = models::create_user(
+        &mut connect(),
+        "bo",
+        &models::PasswordHash::of("pw").unwrap(),
+    )
+    .unwrap();
     assert_eq!(bo.id, 1, "the ids start again");
     let user = session::user_of(&mut connect(), &token).unwrap();
     assert_eq!(user, None, "the old token names no one, not the new user 1");

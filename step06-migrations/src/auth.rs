@@ -21,7 +21,7 @@ use stepkit::throttle::Throttle;
 use stepkit::{name_problem, normal_name, render, text_problem};
 
 use crate::db::RequestDb;
-use crate::models::{self, MAX_NAME_CHARS, User, unique};
+use crate::models::{self, MAX_NAME_CHARS, PasswordHash, User, unique};
 use crate::{Error, session};
 
 /// Who is logged in: flaskr's `load_logged_in_user`, which sets `g.user`.
@@ -127,9 +127,10 @@ async fn register(
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
     // The UNIQUE rule itself catches a taken username, even from a racing request.
+    let hash = PasswordHash::of_off_thread(form.password).await?;
     let name = username.clone();
     let added = db
-        .write(move |conn| unique(models::create_user(conn, &name, &form.password)))
+        .write(move |conn| unique(models::create_user(conn, &name, &hash)))
         .await?;
     if added.is_none() {
         let error = format!("User {username} is already registered.");

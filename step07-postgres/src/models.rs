@@ -141,14 +141,31 @@ impl<T> Paginated<T> {
     }
 }
 
-/// Adds a user, storing only the argon2 hash of `password`, and returns it:
+/// An argon2 hash of a password, what `create_user` and `update_user`
+/// store: the only way to make one is to hash a password. Hashing is slow
+/// on purpose, so a handler hashes before its write waits for its turn.
+#[derive(Debug)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn of(password: &str) -> Result<PasswordHash, Error> {
+        Ok(PasswordHash(password::hash(password)?))
+    }
+
+    /// [`PasswordHash::of`] on a blocking thread, for a handler: it holds
+    /// no connection and no turn to write meanwhile.
+    pub async fn of_off_thread(password: String) -> Result<PasswordHash, Error> {
+        tokio::task::spawn_blocking(move || PasswordHash::of(&password)).await?
+    }
+}
+
+/// Adds a user, storing only the argon2 hash `hash`, and returns it:
 /// `db.session.add(User(...))` and `commit()` in one call.
-pub fn create_user(conn: &mut Conn, username: &str, password: &str) -> Result<User, Error> {
-    let hashed = password::hash(password)?;
+pub fn create_user(conn: &mut Conn, username: &str, hash: &PasswordHash) -> Result<User, Error> {
     let new_user = NewUser {
         username,
         username_key: &name_key(username),
-        password: &hashed,
+        password: &hash.0,
     };
     let created = diesel::insert_into(user::table)
         .values(&new_user)
@@ -184,7 +201,8 @@ pub fn find_user(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
-/// `User.query.filter_by(username=...).first()`.
+/// `User.query.filter_by(username=...).first()`, found by the name's key,
+/// however the name is written.
 ///
 /// diesel checks column names when the program compiles; a typo does not
 /// build (this example must fail to compile, and `cargo test` checks it):
@@ -214,7 +232,7 @@ pub fn user_by_username(conn: &mut Conn, name: &str) -> QueryResult<Option<User>
         return Ok(None);
     }
     user::table
-        .filter(user::username.eq(name))
+        .filter(user::username_key.eq(name_key(name)))
         .select(User::as_select())
         .first(conn)
         .optional()
@@ -285,17 +303,16 @@ fn escape_like(text: &str) -> String {
     escaped
 }
 
-/// Gives user `id` a new username and/or password (stored hashed), and
+/// Gives user `id` a new username and/or password hash, and
 /// returns the user as it is now, or `None` if there is no such user. A
 /// new password ends the user's sessions.
 pub fn update_user(
     conn: &mut Conn,
     id: i64,
     username: Option<&str>,
-    password: Option<&str>,
+    password: Option<&PasswordHash>,
 ) -> Result<Option<User>, Error> {
-    let hashed = password.map(password::hash).transpose()?;
-    let new_password = hashed.is_some();
+    let new_password = password.is_some();
     let changes = (
         username.map(|name| {
             (
@@ -303,7 +320,7 @@ pub fn update_user(
                 user::username_key.eq(name_key(name)),
             )
         }),
-        hashed.map(|hash| user::password.eq(hash)),
+        password.map(|hash| user::password.eq(hash.0.as_str())),
     );
     conn.transaction(|conn| {
         let updated = diesel::update(user::table.find(id))

@@ -55,8 +55,8 @@ impl Blog {
             cookie: None,
         };
         let conn = &mut blog.conn();
-        models::create_user(conn, "test", "test").unwrap();
-        models::create_user(conn, "other", "other").unwrap();
+        models::create_user(conn, "test", &models::PasswordHash::of("test").unwrap()).unwrap();
+        models::create_user(conn, "other", &models::PasswordHash::of("other").unwrap()).unwrap();
         diesel::insert_into(post::table)
             .values((
                 post::author_id.eq(1),
@@ -161,7 +161,12 @@ struct Answer {
 /// Adds `count` users, user `n` with `n % 3` posts.
 fn fill(conn: &mut Conn, count: usize) {
     for n in 1..=count {
-        let user = models::create_user(conn, &format!("user{n:02}"), "pw").unwrap();
+        let user = models::create_user(
+            conn,
+            &format!("user{n:02}"),
+            &models::PasswordHash::of("pw").unwrap(),
+        )
+        .unwrap();
         for p in 0..n % 3 {
             let title = format!("post {p} of user {n}");
             models::create_post(

@@ -176,7 +176,12 @@ async fn the_search_finds_a_name_beyond_a_to_z_on_both_databases() {
         let location = db::location(Some(&database.setting())).unwrap();
         let mut conn = migrate::connect(&location).unwrap();
         migrate::upgrade(&mut conn, migrate::embedded(&location), None).unwrap();
-        step07_postgres::models::create_user(&mut conn, "Émile", "pw").unwrap();
+        step07_postgres::models::create_user(
+            &mut conn,
+            "Émile",
+            &step07_postgres::models::PasswordHash::of("pw").unwrap(),
+        )
+        .unwrap();
         let app = create_app(Config::testing(location.clone())).unwrap();
         for search in ["%C3%89mile", "%C3%89MILE", "mile"] {
             let (status, json) = send(&app, get(&format!("/api/users?search={search}"))).await;
@@ -243,7 +248,7 @@ fn serving_needs_only_the_rights_the_app_uses() {
 /// Logging in finds the name however it is capitalised.
 #[test]
 fn a_name_in_another_case_is_taken_on_both_databases() {
-    use step07_postgres::models::{create_user, unique, user_for_login};
+    use step07_postgres::models::{create_user, unique, user_by_username, user_for_login};
     for database in TestDatabase::each() {
         let location = db::location(Some(&database.setting())).unwrap();
         let mut conn = migrate::connect(&location).unwrap();
@@ -253,8 +258,18 @@ fn a_name_in_another_case_is_taken_on_both_databases() {
             ("\u{e9}mile", "\u{c9}MILE"),
             ("\u{f8}ystein", "\u{d8}ystein"),
         ] {
-            create_user(&mut conn, name, "pw").unwrap();
-            let taken = unique(create_user(&mut conn, twin, "pw")).unwrap();
+            create_user(
+                &mut conn,
+                name,
+                &step07_postgres::models::PasswordHash::of("pw").unwrap(),
+            )
+            .unwrap();
+            let taken = unique(create_user(
+                &mut conn,
+                twin,
+                &step07_postgres::models::PasswordHash::of("pw").unwrap(),
+            ))
+            .unwrap();
             assert!(
                 taken.is_none(),
                 "{}: {twin} beside {name}",
@@ -264,6 +279,10 @@ fn a_name_in_another_case_is_taken_on_both_databases() {
                 .unwrap()
                 .map(|(user, _)| user.username);
             assert_eq!(found.as_deref(), Some(name), "{}", database.backend());
+            let author = user_by_username(&mut conn, twin)
+                .unwrap()
+                .map(|user| user.username);
+            assert_eq!(author.as_deref(), Some(name), "{}", database.backend());
         }
     }
 }

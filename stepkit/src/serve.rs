@@ -96,25 +96,51 @@ pub fn client_address(parts: &Parts) -> Option<IpAddr> {
     if peer.ip() != proxy {
         return Some(peer.ip());
     }
-    let forwarded = parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()?;
-    let last = forwarded.to_str().ok()?.rsplit(',').next()?;
-    last.trim().parse().ok()
+    let forwarded = parts.headers.get_all("x-forwarded-for").iter().next_back();
+    let last = forwarded.and_then(|value| value.to_str().ok()?.rsplit(',').next());
+    let address = last.and_then(forwarded_address);
+    if address.is_none() {
+        static SAID: OnceLock<()> = OnceLock::new();
+        SAID.get_or_init(|| {
+            tracing::warn!("the proxy sent no client address in X-Forwarded-For: none is counted");
+        });
+    }
+    address
 }
 
-/// The address in `TRUSTED_PROXY`, read once; `serve` refuses a value that
-/// is not an IP address before it listens.
+/// An address as proxies write it in `X-Forwarded-For`: `192.0.2.7`,
+/// `192.0.2.7:5555`, `2001:db8::7` or `[2001:db8::7]:5555`.
+fn forwarded_address(text: &str) -> Option<IpAddr> {
+    let text = text.trim();
+    let address = match text.parse::<IpAddr>() {
+        Ok(address) => address,
+        Err(_) => text.parse::<SocketAddr>().ok()?.ip(),
+    };
+    Some(address.to_canonical())
+}
+
+/// The address in `TRUSTED_PROXY`, read once. `serve` refuses, before it
+/// listens, a value that could never be its peer: it listens on 127.0.0.1,
+/// so its proxy connects from a 127.x.x.x address. With another value every
+/// client would count as the one peer that is not the proxy, and one
+/// guesser would make them all wait.
 fn trusted_proxy() -> Result<Option<IpAddr>, Error> {
     static PROXY: OnceLock<Result<Option<IpAddr>, String>> = OnceLock::new();
-    let read = PROXY.get_or_init(|| match std::env::var("TRUSTED_PROXY") {
-        Ok(value) if !value.trim().is_empty() => value.trim().parse().map(Some).map_err(|_| {
-            let shown = crate::text::quote(&value);
-            format!("TRUSTED_PROXY is {shown}, which is not an IP address (say 127.0.0.1)")
-        }),
-        _ => Ok(None),
+    let read = PROXY.get_or_init(|| {
+        let value = std::env::var("TRUSTED_PROXY").unwrap_or_default();
+        if value.trim().is_empty() {
+            return Ok(None);
+        }
+        let shown = crate::text::quote(&value);
+        match value.trim().parse::<IpAddr>().map(|address| address.to_canonical()) {
+            Ok(address) if address.is_loopback() && address.is_ipv4() => Ok(Some(address)),
+            Ok(_) => Err(format!(
+                "TRUSTED_PROXY is {shown}, but this server listens on 127.0.0.1, so its proxy connects from a 127.x.x.x address"
+            )),
+            Err(_) => Err(format!(
+                "TRUSTED_PROXY is {shown}, which is not an IP address (say 127.0.0.1)"
+            )),
+        }
     });
     read.clone().map_err(Error::Setting)
 }

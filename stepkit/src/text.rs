@@ -57,13 +57,19 @@ pub fn normal_name(name: &str) -> String {
     name.trim().nfc().collect()
 }
 
-/// A name as names are told apart: [`normal_name`] in lower case by
-/// Unicode's rules, so that ÉMILE, Émile and émile are one name. SQLite's
-/// `NOCASE`, and PostgreSQL's `lower()` under the C locale, fold A to Z
-/// only, so the steps store this key beside the name, under a UNIQUE rule.
+/// A name as names are told apart: in Unicode's compatibility form (NFKC,
+/// so fullwidth `ＢＯＢ`, the ligature `ﬁ` and mathematical bold letters are
+/// the plain ones) and in lower case by Unicode's rules, with the two
+/// folds lower case misses (`ß` is `ss`, a final `ς` is `σ`), so that ÉMILE,
+/// Émile and émile are one name. SQLite's `NOCASE`, and PostgreSQL's
+/// `lower()` under the C locale, fold A to Z only, so the steps store this
+/// key beside the name, under a UNIQUE rule. Letters of other scripts that
+/// only look alike (Cyrillic `а` and Latin `a`) stay apart.
 pub fn name_key(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
-    normal_name(name).to_lowercase().nfc().collect()
+    let lowered = name.trim().nfkc().collect::<String>().to_lowercase();
+    let folded = lowered.replace('ß', "ss").replace('ς', "σ");
+    folded.nfkc().collect()
 }
 
 /// [`text_problem`] for a name, which must also hold no character a reader

@@ -31,9 +31,11 @@ pub const FREE_FAILURES: u32 = 5;
 pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;
 /// The longest wait between attempts for one username or address.
 pub const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
-/// How many usernames and addresses the throttle remembers at most; past
-/// that, those whose wait is long over are forgotten, and if all are
-/// recent, all are: spraying names cannot fill memory.
+/// How many usernames and addresses the throttle remembers at most (about
+/// a MiB). Past that, those whose wait is long over are forgotten, then those
+/// with no wait running; one whose wait runs is never forgotten, so a spray
+/// of new names cannot wipe a lockout. If every one remembered is waiting,
+/// a new name is not counted until some wait ends: memory stays bounded.
 const REMEMBERED: usize = 10_000;
 
 // ANCHOR: throttle
@@ -83,7 +85,7 @@ impl Throttle {
             failures.retain(|_, failed| failed.wait_until + LONGEST_WAIT > now);
         }
         if failures.len() >= REMEMBERED {
-            failures.clear(); // a spray of names, all recent: forget, not grow
+            failures.retain(|_, failed| failed.wait_until > now);
         }
         let counted = self.counted(username);
         for (what, _) in &counted {
@@ -92,6 +94,9 @@ impl Throttle {
             }
         }
         for (what, free) in counted {
+            if failures.len() >= REMEMBERED && !failures.contains_key(&what) {
+                continue; // every one remembered is waiting: see REMEMBERED
+            }
             let failed = failures.entry(what).or_insert(Failures {
                 count: 0,
                 wait_until: now,
@@ -111,7 +116,7 @@ impl Throttle {
         let mut failures = self.lock();
         failures.remove(&Counted::Username(key(username)));
         if let Some(address) = self.client
-            && let Some(failed) = failures.get_mut(&Counted::Address(address))
+            && let Some(failed) = failures.get_mut(&Counted::address(address))
         {
             failed.count = failed.count.saturating_sub(1);
         }
@@ -122,7 +127,7 @@ impl Throttle {
         let name = (Counted::Username(key(username)), FREE_FAILURES);
         let address = self
             .client
-            .map(|address| (Counted::Address(address), FREE_FAILURES_PER_ADDRESS));
+            .map(|address| (Counted::address(address), FREE_FAILURES_PER_ADDRESS));
         std::iter::once(name).chain(address).collect()
     }
 
@@ -133,6 +138,18 @@ impl Throttle {
 // ANCHOR_END: throttle
 
 impl Counted {
+    /// An IPv6 client holds a whole /64 as a rule, so its failures count
+    /// per /64: rotating through it is no way out.
+    fn address(address: IpAddr) -> Counted {
+        match address.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                Counted::Address(IpAddr::V6(prefix.into()))
+            }
+            v4 => Counted::Address(v4),
+        }
+    }
+
     fn waiting(&self) -> Waiting {
         match self {
             Counted::Username(_) => Waiting::Username,
@@ -141,9 +158,9 @@ impl Counted {
     }
 }
 
-/// Names count as one however they are capitalised, as a guesser would try.
+/// Names count as one however they are written, as the login finds them.
 fn key(username: &str) -> String {
-    username.trim().to_lowercase()
+    crate::text::name_key(username)
 }
 
 /// 429 Too Many Requests, saying when to try again; the kit's error layer

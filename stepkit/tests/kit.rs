@@ -210,6 +210,33 @@ fn names_are_composed_and_may_hold_nothing_unseen() {
     }
 }
 
+/// The key names are told apart by: one key for each way of writing a
+/// name that reads the same, and letters of another script kept apart.
+#[test]
+fn a_name_s_key_is_one_however_the_name_is_written() {
+    use stepkit::name_key;
+    for (name, twin) in [
+        ("\u{e9}mile", "\u{c9}MILE"),                     // beyond A to Z
+        ("\u{e9}mile", "E\u{301}MILE"),                   // however the accent is typed
+        ("bob", "\u{ff22}\u{ff2f}\u{ff22}"),              // fullwidth letters
+        ("fix", "\u{fb01}x"),                             // a ligature
+        ("carl", "\u{1d41c}\u{1d41a}\u{1d42b}\u{1d425}"), // mathematical bold
+        ("kelvin", "\u{212a}elvin"),                      // the Kelvin sign
+        ("strasse", "stra\u{df}e"),                       // ß
+        (
+            "\u{3bf}\u{3b4}\u{3bf}\u{3c3}",
+            "\u{3bf}\u{3b4}\u{3bf}\u{3c2}",
+        ), // a final sigma
+    ] {
+        assert_eq!(name_key(name), name_key(twin), "{name:?} and {twin:?}");
+    }
+    assert_ne!(
+        name_key("dave"),
+        name_key("d\u{430}ve"),
+        "Cyrillic а is another letter"
+    );
+}
+
 #[tokio::test]
 async fn only_requests_for_this_server_s_own_names_are_answered() {
     let app = app();
@@ -365,6 +392,22 @@ mod sessions {
                 .verify_password(b"pw", &parsed)
                 .is_ok()
         );
+    }
+
+    /// A spray of new names, more than the throttle remembers, forgets the
+    /// names with no wait running, never one whose wait runs.
+    #[test]
+    fn a_spray_of_names_never_wipes_a_running_wait() {
+        use stepkit::throttle::{FREE_FAILURES, Throttle};
+        let throttle = Throttle::default();
+        for _ in 0..=FREE_FAILURES {
+            throttle.attempt("victim").unwrap();
+        }
+        assert!(throttle.attempt("victim").is_err(), "victim waits");
+        for n in 0..15_000 {
+            let _ = throttle.attempt(&format!("spray{n}"));
+        }
+        assert!(throttle.attempt("victim").is_err(), "victim still waits");
     }
 
     #[test]

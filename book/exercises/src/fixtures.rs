@@ -61,7 +61,12 @@ pub fn step04_blog(users: &[(&str, &[(&str, &str)])]) -> (TempDir, Pooled) {
         .and_then(|database| database.connect())
         .expect("a connection");
     for (username, posts) in users {
-        let user = models::create_user(&mut conn, username, "a password").expect("a user");
+        let user = models::create_user(
+            &mut conn,
+            username,
+            &models::PasswordHash::of("a password").unwrap(),
+        )
+        .expect("a user");
         for (title, body) in *posts {
             let post = NewPost {
                 author_id: user.id,
@@ -87,7 +92,12 @@ pub fn step05_blog(users: &[(&str, &[&str])]) -> (TempDir, Pooled) {
         .and_then(|database| database.connect())
         .expect("a connection");
     for (username, titles) in users {
-        let user = models::create_user(&mut conn, username, "a password").expect("a user");
+        let user = models::create_user(
+            &mut conn,
+            username,
+            &models::PasswordHash::of("a password").unwrap(),
+        )
+        .expect("a user");
         for title in *titles {
             let post = NewPost {
                 author_id: user.id,
