@@ -4,7 +4,7 @@
 //! `Post::belonging_to(&user)`.
 
 use diesel::connection::DefaultLoadingMode;
-use diesel::dsl::{exists, sql};
+use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool};
@@ -369,22 +369,23 @@ fn readable<T>(rows: impl Iterator<Item = QueryResult<T>>) -> (Vec<T>, Vec<Diese
 /// The keyset way to a page, for a client that walks a long list: the
 /// `per_page` posts that come after post `before`, newest first. The index
 /// on `(created, id)` finds them however deep they are, where an `OFFSET`
-/// walks past every row before the page. `None` if there is no post `before`.
+/// walks past every row before the page.
 pub fn posts_before(
     conn: &mut SqliteConnection,
     before: i64,
     per_page: i64,
-) -> QueryResult<Option<(Keyset<PostWithAuthor>, Vec<DieselError>)>> {
+) -> QueryResult<(Keyset<PostWithAuthor>, Vec<DieselError>)> {
     conn.transaction(|conn| {
-        if !diesel::select(exists(post::table.find(before))).get_result::<bool>(conn)? {
-            return Ok(None);
-        }
-        // diesel has no row-value comparison, so this is SQL, with a placeholder.
+        // The cursor is post `before`, or, if it was deleted meanwhile, the
+        // post written just before it, where the page then starts. diesel
+        // has no row-value comparison, so this is SQL, with placeholders.
         let after_cursor = sql::<Bool>(
-            "(post.created, post.id) < (SELECT created, id FROM post AS cursor WHERE cursor.id = ",
+            "(post.created, post.id) <= (SELECT created, id FROM post AS cursor \
+             WHERE cursor.id <= ",
         )
         .bind::<BigInt, _>(before)
-        .sql(")");
+        .sql(" ORDER BY cursor.id DESC LIMIT 1) AND post.id <> ")
+        .bind::<BigInt, _>(before);
         // The ids first, and one more than a page to know if another follows:
         // an id can always be read, even where a row's `created` cannot.
         let mut ids: Vec<i64> = post::table
@@ -410,7 +411,7 @@ pub fn posts_before(
             per_page,
             next_before,
         };
-        Ok(Some((page, unreadable)))
+        Ok((page, unreadable))
     })
 }
 

@@ -425,13 +425,9 @@ async fn posts_before(db: RequestDb, page: Page, query: ListQuery) -> Result<Res
         Err((field, message)) => return Ok(api_error(StatusCode::BAD_REQUEST, field, message)),
     };
     let per_page = page.per_page;
-    let found = db
+    let (posts, unreadable) = db
         .run(move |conn| models::posts_before(conn, before, per_page))
         .await?;
-    let Some((posts, unreadable)) = found else {
-        let message = format!("no post with id {before} to go on from");
-        return Ok(api_error(StatusCode::BAD_REQUEST, "before", message));
-    };
     let unreadable = log_unreadable(&unreadable);
     Ok(Json(PostsAnswer { posts, unreadable }).into_response())
 }

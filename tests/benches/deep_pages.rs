@@ -2,7 +2,8 @@
 //! first, from 1,000,000 posts: at page 1, page 100 and the last page, by
 //! `OFFSET` with no index on `created`, by `OFFSET` with step 4's index on
 //! `(created, id)` (`?page=`), and by keyset on that index, as step 4's
-//! `?before=ID` asks: `WHERE (created, id) <` the cursor post's.
+//! `?before=ID` asks: `WHERE (created, id) <=` the cursor post's, and
+//! not the cursor itself.
 
 mod common;
 
@@ -87,8 +88,9 @@ fn page_reader(
         let ids: Vec<i64> = match (keyset, &cursor) {
             (true, Some(before)) => {
                 let sql = format!(
-                    "{COLUMNS} WHERE (post.created, post.id) < \
-                     (SELECT created, id FROM post AS cursor WHERE cursor.id = ?1) {ORDER}"
+                    "{COLUMNS} WHERE (post.created, post.id) <= (SELECT created, id \
+                     FROM post AS cursor WHERE cursor.id <= ?1 ORDER BY cursor.id DESC LIMIT 1) \
+                     AND post.id <> ?1 {ORDER}"
                 );
                 let mut statement = conn.prepare_cached(&sql).expect("the keyset query");
                 let rows = statement

@@ -12,8 +12,8 @@ const PER_PAGE: usize = 10;
 /// through the API (made within a second or two, so many share one `created`
 /// and only the id orders them), then walks them by `before`. The walk must
 /// give every post once, in the order `per_page=100` gives them, even with a
-/// post written half-way, and each bad `before` (and each query in
-/// `refused`) must be a 400 that names `before`.
+/// post written half-way and the cursor post deleted; each bad `before`
+/// (and each query in `refused`) must be a 400 that names `before`.
 pub fn keyset_walks_every_post_once(address: &str, refused: &[&str]) {
     let mut client = HttpClient::connect(address).expect("the server listens");
     let user = r#"{"username":"walker","password":"pw"}"#;
@@ -21,13 +21,13 @@ pub fn keyset_walks_every_post_once(address: &str, refused: &[&str]) {
     assert_eq!(status, 201, "{answer}");
     let cookie = log_in(address, "walker", "pw");
     let mut client = HttpClient::connect(address).unwrap().with_cookie(&cookie);
-    let mut write = |title: &str| {
+    let mut write = |method: &str, path: &str, title: &str| {
         let body = format!(r#"{{"author_id":1,"title":"{title}","body":"walked"}}"#);
-        let (status, answer) = client.send("POST", "/api/posts", Some(&body)).unwrap();
-        assert_eq!(status, 201, "{answer}");
+        let (status, answer) = client.send(method, path, Some(&body)).unwrap();
+        assert!(status == 201 || status == 204, "{method} {path}: {answer}");
     };
     for n in 1..=POSTS {
-        write(&format!("Post {n}"));
+        write("POST", "/api/posts", &format!("Post {n}"));
     }
     let everything = ids(&get(address, "/api/posts?per_page=100")["items"]);
     assert_eq!(everything.len(), POSTS);
@@ -35,7 +35,9 @@ pub fn keyset_walks_every_post_once(address: &str, refused: &[&str]) {
     let first = get(address, &format!("/api/posts?per_page={PER_PAGE}"));
     let mut walked = ids(&first["items"]);
     let mut before = *walked.last().expect("a first page");
-    write("Written while the walk went on");
+    write("POST", "/api/posts", "Written while the walk went on");
+    // The cursor post (already seen) is deleted: the walk goes on below it.
+    write("DELETE", &format!("/api/posts/{before}"), "");
     loop {
         let page = get(
             address,
@@ -70,7 +72,14 @@ pub fn keyset_walks_every_post_once(address: &str, refused: &[&str]) {
         (&Value::Array(vec![]), &Value::Null)
     );
 
-    let bad = ["before=abc", "before=0", "before=99999", "before=5&page=2"];
+    let beyond = get(address, "/api/posts?before=99999&per_page=1");
+    let newest = everything[0] + 1; // the post written during the walk
+    assert_eq!(
+        beyond["items"][0]["id"], newest,
+        "from the newest: {beyond}"
+    );
+
+    let bad = ["before=abc", "before=0", "before=-3", "before=5&page=2"];
     for query in bad.iter().chain(refused) {
         let uri = format!("/api/posts?{query}");
         let (status, answer) = HttpClient::connect(address)
