@@ -451,26 +451,28 @@ mod sessions {
     #[tokio::test]
     async fn a_refused_login_is_a_429_that_says_when_to_try_again() {
         use axum::response::IntoResponse;
+        use std::time::Duration;
         use stepkit::throttle::{TooSoon, Waiting};
-        let response =
-            TooSoon(std::time::Duration::from_millis(1500), Waiting::Username).into_response();
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers()["retry-after"], "2");
-        let body = axum::body::to_bytes(response.into_body(), 1000)
-            .await
-            .unwrap();
-        assert_eq!(
-            body,
-            "Too many failed logins for this user; try again in 2 s."
-        );
-        let response = TooSoon(std::time::Duration::from_secs(4), Waiting::Address).into_response();
-        let body = axum::body::to_bytes(response.into_body(), 1000)
-            .await
-            .unwrap();
-        assert_eq!(
-            body,
-            "Too many failed logins from your address; try again in 4 s."
-        );
+        for (refused, retry, said) in [
+            (
+                TooSoon(Duration::from_millis(1500), Waiting::Username),
+                "2",
+                "Too many failed logins for this user; try again in 2 s.",
+            ),
+            (
+                TooSoon(Duration::from_secs(4), Waiting::Address),
+                "4",
+                "Too many failed logins from your address; try again in 4 s.",
+            ),
+        ] {
+            let response = refused.into_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()["retry-after"], retry);
+            let body = axum::body::to_bytes(response.into_body(), 1000)
+                .await
+                .unwrap();
+            assert_eq!(body, said);
+        }
     }
 
     /// 64 bytes, 48 of them different, as a generated key has about 57.
