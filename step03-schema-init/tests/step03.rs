@@ -651,13 +651,16 @@ fn every_command_reads_one_setting_the_same_way_or_refuses_it() {
 }
 
 /// Posts a wrong login for `name` on a connection of its own, as the proxy
-/// would pass it on, with `forwarded` as `X-Forwarded-For`; returns the
-/// status line.
+/// would pass it on, with `forwarded` as `X-Forwarded-For` (none if empty);
+/// returns the status line.
 fn guess(address: &str, name: &str, forwarded: &str) -> String {
     let fields = format!("username={name}&password=wrong");
+    let header = match forwarded {
+        "" => String::new(),
+        _ => format!("X-Forwarded-For: {forwarded}\r\n"),
+    };
     let request = format!(
-        "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
-         X-Forwarded-For: {forwarded}\r\n\
+        "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{header}\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
         fields.len()
     );
@@ -683,8 +686,9 @@ fn guess_many_names(address: &str, forwarded: impl Fn(u32) -> String) -> String 
 
 /// Behind the proxy `TRUSTED_PROXY` names, an address that keeps failing
 /// waits, whatever names it tries, and another address is still heard. A
-/// peer that is not the proxy is counted by its own address, whatever
-/// `X-Forwarded-For` it sends. Without the setting, nothing is counted per
+/// peer that is not the proxy is counted by its own address, unless it sends
+/// `X-Forwarded-For` (most likely the proxy, misnamed): then no address is
+/// counted, so a wrong setting locks no one out. Without the setting, nothing is counted per
 /// address (each client of 127.0.0.1 would wait for one guesser); with a
 /// value that is no address, `serve` stops in one line.
 #[test]
@@ -711,11 +715,16 @@ fn behind_a_trusted_proxy_an_address_that_keeps_failing_waits() {
 
     let not_the_proxy =
         testkit::Served::start(&sandbox, &[], &[("TRUSTED_PROXY", "127.0.0.2"), quiet]);
-    let forged = |n| format!("203.0.113.{n}");
-    let last = guess_many_names(not_the_proxy.address(), forged);
+    let forwarded = |n| format!("203.0.113.{n}");
+    let last = guess_many_names(not_the_proxy.address(), forwarded);
+    assert!(
+        last.starts_with("HTTP/1.1 400"),
+        "a misnamed proxy locks no one out: {last}"
+    );
+    let last = guess_many_names(not_the_proxy.address(), |_| String::new());
     assert!(
         last.starts_with("HTTP/1.1 429"),
-        "forged headers are ignored: {last}"
+        "a peer that is no proxy counts as itself: {last}"
     );
     assert!(not_the_proxy.stop().success);
 

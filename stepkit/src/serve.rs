@@ -88,13 +88,26 @@ pub async fn serve(app: Router, port: u16, what: impl Display) -> Result<(), Err
 /// one every connection comes from the proxy: only the proxy knows the
 /// real address, and appends it to `X-Forwarded-For`. So a request that
 /// the trusted proxy passed on came from the last address in that header;
-/// a request from any other peer came from that peer, whatever its
-/// headers say.
+/// a request from any other peer came from that peer. Unless it too sends
+/// `X-Forwarded-For`: then it is most likely the proxy, from an address
+/// `TRUSTED_PROXY` does not name, and counting its one address would make
+/// every client wait for one guesser; the log says so, and nothing is
+/// counted.
 pub fn client_address(parts: &Parts) -> Option<IpAddr> {
     let proxy = trusted_proxy().ok().flatten()?;
     let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
     if peer.ip() != proxy {
-        return Some(peer.ip());
+        if !parts.headers.contains_key("x-forwarded-for") {
+            return Some(peer.ip());
+        }
+        static SAID: OnceLock<()> = OnceLock::new();
+        SAID.get_or_init(|| {
+            tracing::warn!(
+                "a request from {} carries X-Forwarded-For, but TRUSTED_PROXY is {proxy}: is that the proxy's address?",
+                peer.ip()
+            );
+        });
+        return None;
     }
     let forwarded = parts.headers.get_all("x-forwarded-for").iter().next_back();
     let last = forwarded.and_then(|value| value.to_str().ok()?.rsplit(',').next());

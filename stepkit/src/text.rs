@@ -64,10 +64,13 @@ pub fn normal_name(name: &str) -> String {
 /// Émile and émile are one name. SQLite's `NOCASE`, and PostgreSQL's
 /// `lower()` under the C locale, fold A to Z only, so the steps store this
 /// key beside the name, under a UNIQUE rule. Letters of other scripts that
-/// only look alike (Cyrillic `а` and Latin `a`) stay apart.
+/// only look alike (Cyrillic `а` and Latin `a`) stay apart. Only the first
+/// thousand characters count, ten times what a name may hold, so a long
+/// input costs no more work.
 pub fn name_key(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
-    let lowered = name.trim().nfkc().collect::<String>().to_lowercase();
+    let start = name.trim().chars().take(1000);
+    let lowered = start.nfkc().collect::<String>().to_lowercase();
     let folded = lowered.replace('ß', "ss").replace('ς', "σ");
     folded.nfkc().collect()
 }

@@ -1,7 +1,8 @@
 //! Slowing down password guessing, per account and per client address.
-//! After [`FREE_FAILURES`] wrong passwords in a row for one username, each
-//! further attempt for it is refused (429, with `Retry-After`) for a wait
-//! that doubles with every failure, from one second up to [`LONGEST_WAIT`].
+//! After [`FREE_FAILURES`] wrong passwords in a row for one username, the
+//! next failure starts a wait, during which its attempts are refused (429,
+//! with `Retry-After`); each failure after a wait doubles it, from one
+//! second up to [`LONGEST_WAIT`].
 //! Attempts are counted when they start, so a burst sent at once gets no
 //! more guesses. A refused attempt is answered before any hash is computed,
 //! so guessing costs the server nothing more. A right password ends the
@@ -31,12 +32,20 @@ pub const FREE_FAILURES: u32 = 5;
 pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;
 /// The longest wait between attempts for one username or address.
 pub const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
-/// How many usernames and addresses the throttle remembers at most (about
-/// a MiB). Past that, those whose wait is long over are forgotten, then those
-/// with no wait running; one whose wait runs is never forgotten, so a spray
-/// of new names cannot wipe a lockout. If every one remembered is waiting,
-/// a new name is not counted until some wait ends: memory stays bounded.
-const REMEMBERED: usize = 10_000;
+/// How many usernames and addresses the throttle remembers at most (some
+/// tens of MiB at worst). Past that, those with no failure for
+/// [`LONGEST_WAIT`] are forgotten, and no other: a spray of new names can
+/// neither wipe a count nor be heard uncounted. While every one remembered
+/// failed recently, a name or address the throttle cannot count is refused
+/// for [`FULL_WAIT`], and the log says so.
+const REMEMBERED: usize = 100_000;
+/// How often a full throttle looks for failures old enough to forget.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How long a login the full throttle cannot count waits.
+pub const FULL_WAIT: Duration = Duration::from_secs(60);
+/// The most of a username's key the throttle keeps, in bytes: no name is
+/// longer, and a long one must not take more memory.
+const KEY_BYTES: usize = 400;
 
 // ANCHOR: throttle
 /// The failed logins of one app, per username and per client address. The
@@ -44,8 +53,15 @@ const REMEMBERED: usize = 10_000;
 /// address; a login handler takes it as an extractor.
 #[derive(Debug, Clone, Default)]
 pub struct Throttle {
-    failures: Arc<Mutex<HashMap<Counted, Failures>>>,
+    table: Arc<Mutex<Table>>,
     client: Option<IpAddr>,
+}
+
+/// The failures remembered, and when the old ones were last swept out.
+#[derive(Debug, Default)]
+struct Table {
+    failures: HashMap<Counted, Failures>,
+    swept: Option<Instant>,
 }
 
 /// What failures are counted against.
@@ -59,6 +75,7 @@ enum Counted {
 struct Failures {
     count: u32,
     wait_until: Instant,
+    last: Instant,
 }
 
 /// A refused attempt: how long until the next one is heard, and whether
@@ -70,6 +87,8 @@ pub struct TooSoon(pub Duration, pub Waiting);
 pub enum Waiting {
     Username,
     Address,
+    /// The throttle is full of recent failures: see [`FULL_WAIT`].
+    Everyone,
 }
 
 impl Throttle {
@@ -77,31 +96,46 @@ impl Throttle {
     /// address, if known), or refuses it while either must wait. Each
     /// attempt counts as a failure until [`succeeded`](Throttle::succeeded)
     /// says otherwise, so that guesses sent all at once are counted before
-    /// any is checked: the sixth of a burst already waits.
+    /// any is checked: of a burst for one name, six are heard (the five free
+    /// failures and the one that starts the wait) and the seventh waits.
     pub fn attempt(&self, username: &str) -> Result<(), TooSoon> {
+        let counted = self.counted(username); // before the lock: a key takes work
         let now = Instant::now();
-        let mut failures = self.lock();
-        if failures.len() >= REMEMBERED {
-            failures.retain(|_, failed| failed.wait_until + LONGEST_WAIT > now);
+        let mut table = self.lock();
+        // Full: sweep out the old failures, at most once a second, since a
+        // sweep reads them all.
+        if table.failures.len() >= REMEMBERED
+            && table.swept.is_none_or(|at| at + SWEEP_EVERY <= now)
+        {
+            table
+                .failures
+                .retain(|_, failed| failed.last + LONGEST_WAIT > now);
+            table.swept = Some(now);
+            if table.failures.len() >= REMEMBERED {
+                tracing::warn!(
+                    "the login throttle is full of recent failures: it refuses the logins it cannot count"
+                );
+            }
         }
-        if failures.len() >= REMEMBERED {
-            failures.retain(|_, failed| failed.wait_until > now);
-        }
-        let counted = self.counted(username);
+        let failures = &mut table.failures;
         for (what, _) in &counted {
             if let Some(failed) = failures.get(what).filter(|f| f.wait_until > now) {
                 return Err(TooSoon(failed.wait_until - now, what.waiting()));
             }
         }
+        let uncounted =
+            |what: &Counted| failures.len() >= REMEMBERED && !failures.contains_key(what);
+        if counted.iter().any(|(what, _)| uncounted(what)) {
+            return Err(TooSoon(FULL_WAIT, Waiting::Everyone));
+        }
         for (what, free) in counted {
-            if failures.len() >= REMEMBERED && !failures.contains_key(&what) {
-                continue; // every one remembered is waiting: see REMEMBERED
-            }
             let failed = failures.entry(what).or_insert(Failures {
                 count: 0,
                 wait_until: now,
+                last: now,
             });
             failed.count += 1;
+            failed.last = now;
             if let Some(over) = failed.count.checked_sub(free + 1) {
                 let wait = Duration::from_secs(1u64 << over.min(20)).min(LONGEST_WAIT);
                 failed.wait_until = now + wait;
@@ -113,7 +147,7 @@ impl Throttle {
     /// A right password: `username` starts again from nothing, and its
     /// address has one failure fewer (the attempt that just succeeded).
     pub fn succeeded(&self, username: &str) {
-        let mut failures = self.lock();
+        let failures = &mut self.lock().failures;
         failures.remove(&Counted::Username(key(username)));
         if let Some(address) = self.client
             && let Some(failed) = failures.get_mut(&Counted::address(address))
@@ -131,8 +165,8 @@ impl Throttle {
         std::iter::once(name).chain(address).collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Counted, Failures>> {
-        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 // ANCHOR_END: throttle
@@ -158,9 +192,17 @@ impl Counted {
     }
 }
 
-/// Names count as one however they are written, as the login finds them.
+/// Names count as one however they are written, as the login finds them;
+/// a name longer than any allowed is cut, so it counts with those it
+/// starts like.
 fn key(username: &str) -> String {
-    crate::text::name_key(username)
+    let mut key = crate::text::name_key(username);
+    let mut end = key.len().min(KEY_BYTES);
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    key.truncate(end);
+    key
 }
 
 /// 429 Too Many Requests, saying when to try again; the kit's error layer
@@ -171,6 +213,7 @@ impl IntoResponse for TooSoon {
         let whose = match self.1 {
             Waiting::Username => "for this user",
             Waiting::Address => "from your address",
+            Waiting::Everyone => "here lately",
         };
         let message = format!("Too many failed logins {whose}; try again in {seconds} s.");
         let retry = [(header::RETRY_AFTER, seconds.to_string())];
