@@ -330,6 +330,13 @@ pub struct PostWithAuthor {
     pub author: String,
 }
 
+/// A row of the join, `(post, author's username)`, as a post with its author.
+impl From<(Post, String)> for PostWithAuthor {
+    fn from((post, author): (Post, String)) -> PostWithAuthor {
+        PostWithAuthor { post, author }
+    }
+}
+
 // ANCHOR: posts_page
 /// Posts with their authors, newest first, one page of them: a join, an
 /// ORDER BY, a LIMIT and an OFFSET, and a count for the total. Rows are
@@ -350,9 +357,7 @@ pub fn posts_page(
             .offset(page.offset())
             .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
         let (rows, unreadable) = readable(rows);
-        let posts = rows
-            .into_iter()
-            .map(|(post, author)| PostWithAuthor { post, author });
+        let posts = rows.into_iter().map(PostWithAuthor::from);
         Ok((page.of(posts.collect(), total), unreadable))
     })
 }
@@ -408,9 +413,7 @@ pub fn posts_before(
             .order((post::created.desc(), post::id.desc()))
             .load_iter::<(Post, String), DefaultLoadingMode>(conn)?;
         let (rows, unreadable) = readable(rows);
-        let items = rows
-            .into_iter()
-            .map(|(post, author)| PostWithAuthor { post, author });
+        let items = rows.into_iter().map(PostWithAuthor::from);
         let page = Keyset {
             items: items.collect(),
             per_page,
@@ -437,7 +440,7 @@ pub fn find_post(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<Pos
             }
             other => Err(other),
         })?;
-    Ok(row.map(|(post, author)| PostWithAuthor { post, author }))
+    Ok(row.map(PostWithAuthor::from))
 }
 
 /// Adds a post and returns its id. An `author_id` with no user behind it is
